@@ -1,0 +1,57 @@
+import { createRouter } from "./lib/openapi.ts";
+import { notFoundHandler, onError } from "./middleware/error-handler.ts";
+import { requestContext } from "./middleware/request-context.ts";
+import { responseHeaders } from "./middleware/response-headers.ts";
+import { devRouter } from "./routes/dev/index.ts";
+import { kc7AuthRouter } from "./routes/kc7-auth/index.ts";
+import { kc7UsersRouter } from "./routes/kc7-users/index.ts";
+import { metaRouter } from "./routes/meta/index.ts";
+import { signRouter } from "./routes/sign/index.ts";
+import { userRouter } from "./routes/user/index.ts";
+
+const DESCRIPTION =
+	"One identity core under two API surfaces: the KC7 API (snake_case, /api and /auth) and the ILD Auth API " +
+	"(camelCase, /sign and /user). Errors are always `{error, message}` (plus `issues` on validation errors). " +
+	"Access tokens are ES256 JWTs (15 minutes) verifiable with /.well-known/jwks.json; refresh tokens travel in the " +
+	"HttpOnly `refresh_token` cookie and rotate on every use.";
+
+export function createApp() {
+	const app = createRouter();
+	app.use("*", requestContext, responseHeaders);
+
+	app.route("/", metaRouter);
+	app.route("/", signRouter);
+	app.route("/", userRouter);
+	app.route("/", kc7AuthRouter);
+	app.route("/", kc7UsersRouter);
+	app.route("/", devRouter);
+
+	app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+		type: "http",
+		scheme: "bearer",
+		bearerFormat: "JWT",
+		description: "Access token from a sign-in, a refresh or a login link",
+	});
+	app.openAPIRegistry.registerComponent("securitySchemes", "refreshCookie", {
+		type: "apiKey",
+		in: "cookie",
+		name: "refresh_token",
+	});
+
+	app.get("/openapi.json", (c) => {
+		const document = app.getOpenAPI31Document({
+			openapi: "3.1.0",
+			info: { title: "Edge Identity API (KC7 + ILD Auth)", version: "1.0.0", description: DESCRIPTION },
+			servers: [{ url: c.var.config.publicBaseUrl }],
+		});
+		// The development outbox only exists (and is only documented) in development.
+		if (!c.var.config.isDevelopment) delete document.paths?.["/dev/outbox"];
+		return c.json(document);
+	});
+
+	app.notFound(notFoundHandler(() => app.routes));
+	app.onError(onError);
+	return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,127 @@
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+// Every time column holds milliseconds since the epoch (UTC); the API layer formats ISO 8601.
+
+export const users = sqliteTable(
+	"users",
+	{
+		id: integer("id").primaryKey({ autoIncrement: true }),
+		email: text("email").notNull(), // stored lowercased
+		username: text("username"),
+		passwordHash: text("password_hash"), // null until a provisioned user sets one
+		firstName: text("first_name").notNull().default(""),
+		lastName: text("last_name").notNull().default(""),
+		emailVerifiedAt: integer("email_verified_at"),
+		tutorialCompletedAt: integer("tutorial_completed_at"),
+		profileImageKey: text("profile_image_key"),
+		// JSON array of strings, recomputed from community memberships.
+		categories: text("categories").notNull().default("[]"),
+		subscriptionStatus: text("subscription_status", { enum: ["none", "active", "expired"] })
+			.notNull()
+			.default("none"),
+		subscriptionPlan: text("subscription_plan"),
+		subscriptionValidUntil: integer("subscription_valid_until"),
+		createdAt: integer("created_at").notNull(),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [
+		uniqueIndex("users_email_unique").on(t.email),
+		uniqueIndex("users_username_lower_unique").on(sql`lower(${t.username})`),
+	],
+);
+
+export const ROLES = ["Admin", "Manager", "API"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const userRoles = sqliteTable(
+	"user_roles",
+	{
+		userId: integer("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		role: text("role", { enum: ROLES }).notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.userId, t.role] })],
+);
+
+export const communities = sqliteTable("communities", {
+	id: integer("id").primaryKey({ autoIncrement: true }),
+	name: text("name").notNull(),
+	description: text("description").notNull().default(""),
+	createdAt: integer("created_at").notNull(),
+});
+
+export const communityMemberships = sqliteTable(
+	"community_memberships",
+	{
+		userId: integer("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		communityId: integer("community_id")
+			.notNull()
+			.references(() => communities.id, { onDelete: "cascade" }),
+		joinedAt: integer("joined_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.userId, t.communityId] })],
+);
+
+/**
+ * One row per login. The refresh token is `<family>.<secret>`: `family` finds the row,
+ * only hashes of secrets are stored. Rotation keeps the current and the previous hash,
+ * which is all the contract's grace/reuse rules need.
+ */
+export const sessions = sqliteTable(
+	"sessions",
+	{
+		id: text("id").primaryKey(), // the `sid` claim
+		userId: integer("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		family: text("family").notNull(),
+		tokenHash: text("token_hash").notNull(),
+		prevTokenHash: text("prev_token_hash"),
+		rotatedAt: integer("rotated_at"),
+		createdAt: integer("created_at").notNull(),
+		lastUsedAt: integer("last_used_at").notNull(),
+		expiresAt: integer("expires_at").notNull(),
+		revokedAt: integer("revoked_at"),
+		userAgent: text("user_agent"),
+	},
+	(t) => [uniqueIndex("sessions_family_unique").on(t.family), index("sessions_user_idx").on(t.userId)],
+);
+
+/**
+ * The strongly consistent half of one-time tokens: KV holds the token (with its TTL),
+ * this row decides single use and supersession.
+ */
+export const oneTimeTokens = sqliteTable(
+	"one_time_tokens",
+	{
+		tokenHash: text("token_hash").primaryKey(),
+		purpose: text("purpose").notNull(),
+		userId: integer("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		createdAt: integer("created_at").notNull(),
+		expiresAt: integer("expires_at").notNull(),
+		// Set once: when consumed, or when a newer token of the same purpose replaced it.
+		closedAt: integer("closed_at"),
+		closedBy: text("closed_by"), // a per-request nonce, or "superseded"
+		meta: text("meta"), // JSON: who created it and how (audit)
+	},
+	(t) => [index("one_time_tokens_user_purpose_idx").on(t.userId, t.purpose)],
+);
+
+/** Development mail outbox (`GET /dev/outbox`); unused when a real provider is configured. */
+export const devOutbox = sqliteTable(
+	"dev_outbox",
+	{
+		id: integer("id").primaryKey({ autoIncrement: true }),
+		to: text("to").notNull(),
+		subject: text("subject").notNull(),
+		text: text("text").notNull(),
+		createdAt: integer("created_at").notNull(),
+	},
+	(t) => [index("dev_outbox_to_idx").on(t.to, t.id)],
+);

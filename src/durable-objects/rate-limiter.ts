@@ -1,0 +1,79 @@
+import { DurableObject } from "cloudflare:workers";
+
+export interface RateLimitDecision {
+	allowed: boolean;
+	limit: number;
+	/** Hits left in the window after this decision. */
+	remaining: number;
+	/** Milliseconds until the oldest counted hit leaves the window (0 when nothing is counted). */
+	resetMs: number;
+	/** Milliseconds until one more hit would be allowed (0 when allowed). */
+	retryAfterMs: number;
+}
+
+/**
+ * One instance per limited key (e.g. "loginAccount:<hash>"): a sliding-window log of hit times.
+ * A Durable Object runs one call at a time and the synchronous SQLite-backed KV API has no
+ * await inside a decision, so concurrent callers are counted exactly.
+ */
+export class RateLimiter extends DurableObject<Env> {
+	private decide(hits: number[], limit: number, windowMs: number, now: number, counted: boolean): RateLimitDecision {
+		const oldest = hits[0];
+		const resetMs = oldest === undefined ? 0 : Math.max(0, oldest + windowMs - now);
+		const allowed = counted || hits.length < limit;
+		// When full, a slot frees when the hit at position (length - limit) expires.
+		const blocking = hits[hits.length - limit];
+		const retryAfterMs = allowed || blocking === undefined ? 0 : Math.max(1, blocking + windowMs - now);
+		return { allowed, limit, remaining: Math.max(0, limit - hits.length), resetMs, retryAfterMs };
+	}
+
+	private load(windowMs: number, now: number): number[] {
+		const hits = this.ctx.storage.kv.get<number[]>("hits") ?? [];
+		return hits.filter((t) => t > now - windowMs);
+	}
+
+	private save(hits: number[], windowMs: number) {
+		if (hits.length === 0) {
+			this.ctx.storage.kv.delete("hits");
+			return;
+		}
+		this.ctx.storage.kv.put("hits", hits);
+		this.ctx.storage.kv.put("windowMs", windowMs);
+		// Clean up the object's storage once its last hit has left the window.
+		void this.ctx.storage.setAlarm((hits[hits.length - 1] as number) + windowMs);
+	}
+
+	/** Counts one hit if the window has room. */
+	hit(limit: number, windowMs: number): RateLimitDecision {
+		const now = Date.now();
+		const hits = this.load(windowMs, now);
+		if (hits.length >= limit) return this.decide(hits, limit, windowMs, now, false);
+		hits.push(now);
+		this.save(hits, windowMs);
+		return this.decide(hits, limit, windowMs, now, true);
+	}
+
+	/** The decision a hit would get, without counting one. */
+	peek(limit: number, windowMs: number): RateLimitDecision {
+		const now = Date.now();
+		const hits = this.load(windowMs, now);
+		return this.decide(hits, limit, windowMs, now, false);
+	}
+
+	/** Takes back the most recent hit (an attempt that turned out not to count). */
+	refund(windowMs: number): void {
+		const now = Date.now();
+		const hits = this.load(windowMs, now);
+		hits.pop();
+		this.save(hits, windowMs);
+	}
+
+	reset(): void {
+		this.ctx.storage.kv.delete("hits");
+	}
+
+	override async alarm() {
+		const windowMs = this.ctx.storage.kv.get<number>("windowMs") ?? 0;
+		if (this.load(windowMs, Date.now()).length === 0) await this.ctx.storage.deleteAll();
+	}
+}

@@ -1,0 +1,59 @@
+/**
+ * The one error type. Anything thrown that is not an ApiError becomes a 500 whose body says
+ * nothing about the cause (see middleware/error-handler.ts).
+ */
+
+export const REASON_PHRASES: Record<number, string> = {
+	400: "Bad Request",
+	401: "Unauthorized",
+	403: "Forbidden",
+	404: "Not Found",
+	405: "Method Not Allowed",
+	409: "Conflict",
+	413: "Payload Too Large",
+	415: "Unsupported Media Type",
+	429: "Too Many Requests",
+	500: "Internal Server Error",
+};
+
+export interface ValidationIssue {
+	path: string;
+	message: string;
+}
+
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500;
+
+export class ApiError extends Error {
+	constructor(
+		readonly status: ErrorStatus,
+		message: string,
+		readonly options: { issues?: ValidationIssue[]; headers?: Record<string, string> } = {},
+	) {
+		super(message);
+		this.name = "ApiError";
+	}
+
+	body(): ErrorBody {
+		const body: ErrorBody = { error: REASON_PHRASES[this.status] ?? "Error", message: this.message };
+		if (this.options.issues) body.issues = this.options.issues;
+		return body;
+	}
+}
+
+export interface ErrorBody {
+	error: string;
+	message: string;
+	issues?: ValidationIssue[];
+}
+
+export const badRequest = (message: string, issues?: ValidationIssue[]) => new ApiError(400, message, { issues });
+export const unauthorized = (message = "Authentication required") => new ApiError(401, message);
+export const forbidden = (message = "Insufficient permissions") => new ApiError(403, message);
+export const notFound = (message = "Resource not found") => new ApiError(404, message);
+export const conflict = (message: string) => new ApiError(409, message);
+
+export function tooManyRequests(retryAfterSeconds: number, headers: Record<string, string> = {}) {
+	return new ApiError(429, "Too many requests, try again later", {
+		headers: { "Retry-After": String(retryAfterSeconds), ...headers },
+	});
+}

@@ -1,0 +1,128 @@
+import { createLocalJWKSet, importJWK, type JWK, type JWTVerifyGetKey, jwtVerify, SignJWT } from "jose";
+import type { Config } from "../config.ts";
+import { ROLES, type Role } from "../db/schema.ts";
+
+/**
+ * Access tokens: ES256 JWTs, 15 minutes, `typ: at+jwt`.
+ * `JWT_PRIVATE_KEYS` holds a JSON array of private EC P-256 JWKs with `kid`s: the first signs,
+ * every one verifies (and is published at /.well-known/jwks.json), which is how keys rotate.
+ */
+
+export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+const ALG = "ES256";
+const TYP = "at+jwt";
+
+export interface AccessClaims {
+	userId: number;
+	sessionId: string;
+	roles: Role[];
+	issuedAt: number; // seconds
+	expiresAt: number; // seconds
+}
+
+export interface PublicJwk {
+	kty: string;
+	crv: string;
+	x: string;
+	y: string;
+	kid: string;
+	alg: string;
+	use: string;
+}
+
+interface KeyRing {
+	signer: { kid: string; key: CryptoKey };
+	publicJwks: { keys: PublicJwk[] };
+	verifyKey: JWTVerifyGetKey;
+}
+
+const rings = new Map<string, Promise<KeyRing>>();
+
+async function buildRing(raw: string): Promise<KeyRing> {
+	let jwks: JWK[];
+	try {
+		const parsed = JSON.parse(raw) as JWK[] | JWK;
+		jwks = Array.isArray(parsed) ? parsed : [parsed];
+	} catch {
+		throw new Error("JWT_PRIVATE_KEYS is not valid JSON");
+	}
+	const first = jwks[0];
+	if (!first?.kid || !first.d) throw new Error("JWT_PRIVATE_KEYS must hold private JWKs with a kid");
+	const publicKeys = jwks.map(({ kty, crv, x, y, kid }): PublicJwk => {
+		if (kty !== "EC" || crv !== "P-256" || !x || !y || !kid)
+			throw new Error("JWT keys must be EC P-256 JWKs with a kid");
+		return { kty, crv, x, y, kid, alg: ALG, use: "sig" };
+	});
+	const key = (await importJWK({ ...first, alg: ALG }, ALG)) as CryptoKey;
+	return {
+		signer: { kid: first.kid, key },
+		publicJwks: { keys: publicKeys },
+		verifyKey: createLocalJWKSet({ keys: publicKeys }),
+	};
+}
+
+// Keys are imported once per isolate (per secret value), not per request.
+function keyRing(raw: string): Promise<KeyRing> {
+	let ring = rings.get(raw);
+	if (!ring) {
+		ring = buildRing(raw);
+		ring.catch(() => rings.delete(raw));
+		rings.set(raw, ring);
+	}
+	return ring;
+}
+
+export async function publicJwks(rawKeys: string) {
+	return (await keyRing(rawKeys)).publicJwks;
+}
+
+export async function signAccessToken(
+	rawKeys: string,
+	config: Pick<Config, "issuer" | "audience">,
+	subject: { userId: number; sessionId: string; roles: Role[] },
+	now = Date.now(),
+): Promise<{ token: string; claims: AccessClaims }> {
+	const { signer } = await keyRing(rawKeys);
+	const issuedAt = Math.floor(now / 1000);
+	const expiresAt = issuedAt + ACCESS_TOKEN_TTL_SECONDS;
+	const token = await new SignJWT({ sid: subject.sessionId, roles: subject.roles })
+		.setProtectedHeader({ alg: ALG, kid: signer.kid, typ: TYP })
+		.setIssuer(config.issuer)
+		.setAudience(config.audience)
+		.setSubject(String(subject.userId))
+		.setIssuedAt(issuedAt)
+		.setExpirationTime(expiresAt)
+		.sign(signer.key);
+	return { token, claims: { ...subject, issuedAt, expiresAt } };
+}
+
+/** Returns the claims, or null for any token that is not a valid access token of ours. */
+export async function verifyAccessToken(
+	rawKeys: string,
+	config: Pick<Config, "issuer" | "audience">,
+	token: string,
+): Promise<AccessClaims | null> {
+	const { verifyKey } = await keyRing(rawKeys);
+	try {
+		const { payload } = await jwtVerify(token, verifyKey, {
+			algorithms: [ALG],
+			issuer: config.issuer,
+			audience: config.audience,
+			typ: TYP,
+			requiredClaims: ["exp", "iat", "sub", "sid"],
+		});
+		const userId = Number(payload.sub);
+		const roles = Array.isArray(payload.roles) ? payload.roles : [];
+		if (!/^[1-9]\d*$/.test(payload.sub ?? "") || !Number.isSafeInteger(userId)) return null;
+		if (typeof payload.sid !== "string") return null;
+		return {
+			userId,
+			sessionId: payload.sid,
+			roles: roles.filter((r): r is Role => (ROLES as readonly unknown[]).includes(r)),
+			issuedAt: payload.iat as number,
+			expiresAt: payload.exp as number,
+		};
+	} catch {
+		return null;
+	}
+}

@@ -1,0 +1,63 @@
+import type { Config, RateLimitName } from "../config.ts";
+import type { RateLimitDecision } from "../durable-objects/rate-limiter.ts";
+import { sha256 } from "./encoding.ts";
+import { tooManyRequests } from "./errors.ts";
+
+/**
+ * Client side of the RATE_LIMITER Durable Object. A limited key (an email, an IP, a user id)
+ * is hashed before it names an object, so no address appears in object names or logs.
+ */
+export interface Limited {
+	name: RateLimitName;
+	key: string;
+}
+
+async function stub(env: Env, { name, key }: Limited) {
+	return env.RATE_LIMITER.getByName(`${name}:${await sha256(key.toLowerCase())}`);
+}
+
+export async function hit(env: Env, config: Config, target: Limited): Promise<RateLimitDecision> {
+	const rule = config.rateLimits[target.name];
+	return (await stub(env, target)).hit(rule.limit, rule.windowSeconds * 1000);
+}
+
+export async function refund(env: Env, config: Config, target: Limited): Promise<void> {
+	const rule = config.rateLimits[target.name];
+	await (await stub(env, target)).refund(rule.windowSeconds * 1000);
+}
+
+export async function peek(env: Env, config: Config, target: Limited): Promise<RateLimitDecision> {
+	const rule = config.rateLimits[target.name];
+	return (await stub(env, target)).peek(rule.limit, rule.windowSeconds * 1000);
+}
+
+export function rateLimitHeaders(decision: RateLimitDecision): Record<string, string> {
+	return {
+		"RateLimit-Limit": String(decision.limit),
+		"RateLimit-Remaining": String(decision.remaining),
+		"RateLimit-Reset": String(Math.ceil(decision.resetMs / 1000)),
+	};
+}
+
+export function rejection(decision: RateLimitDecision) {
+	return tooManyRequests(Math.max(1, Math.ceil(decision.retryAfterMs / 1000)), rateLimitHeaders(decision));
+}
+
+/**
+ * Counts one hit on every target, or on none: if any target is full, the hits the others
+ * counted are taken back and a 429 (with the longest Retry-After) is thrown.
+ */
+export async function enforce(env: Env, config: Config, ...targets: Limited[]): Promise<RateLimitDecision[]> {
+	const decisions = await Promise.all(targets.map((t) => hit(env, config, t)));
+	const refused = decisions.filter((d) => !d.allowed).sort((a, b) => b.retryAfterMs - a.retryAfterMs);
+	if (refused[0]) {
+		await Promise.all(targets.filter((_, i) => decisions[i]?.allowed).map((t) => refund(env, config, t)));
+		throw rejection(refused[0]);
+	}
+	return decisions;
+}
+
+/** The client address Cloudflare saw; tests and local dev send it themselves. */
+export function clientIp(headers: Headers): string {
+	return headers.get("CF-Connecting-IP") ?? "unknown";
+}

@@ -1,0 +1,78 @@
+import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { RouterRoute } from "hono/types";
+import { ApiError } from "../lib/errors.ts";
+import type { AppEnv } from "../types.ts";
+
+function respond(c: Context<AppEnv>, error: ApiError) {
+	const res = c.json(error.body(), error.status);
+	for (const [name, value] of Object.entries(error.options.headers ?? {})) res.headers.set(name, value);
+	return res;
+}
+
+/** The one error handler: ApiErrors keep their status and message, anything else is an opaque 500. */
+export const onError: ErrorHandler<AppEnv> = (err, c) => {
+	if (err instanceof ApiError) return respond(c, err);
+	if (err instanceof HTTPException && err.status < 500) {
+		// Hono's own 4xx (e.g. a malformed body caught by its validator): keep the status, not its wording.
+		const status = err.status === 413 ? 413 : err.status === 415 ? 415 : 400;
+		const message =
+			status === 400
+				? "Request body is malformed"
+				: status === 413
+					? "Request body too large"
+					: "Unsupported content type";
+		return respond(c, new ApiError(status, message));
+	}
+	console.error(
+		JSON.stringify({
+			level: "error",
+			requestId: c.var.requestId,
+			method: c.req.method,
+			path: c.req.path,
+			error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
+		}),
+	);
+	return respond(c, new ApiError(500, "An unexpected error occurred"));
+};
+
+const patternCache = new WeakMap<RouterRoute, RegExp>();
+
+function routePattern(route: RouterRoute): RegExp {
+	let re = patternCache.get(route);
+	if (!re) {
+		const source = route.path
+			.split("/")
+			.map((segment) => {
+				if (segment === "*") return ".*";
+				const param = segment.match(/^:[^{]+(?:\{(.+)\})?$/);
+				if (param) return param[1] ? `(?:${param[1]})` : "[^/]+";
+				return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+			})
+			.join("/");
+		re = new RegExp(`^${source}/?$`);
+		patternCache.set(route, re);
+	}
+	return re;
+}
+
+/** 405 (with `Allow`) when the path exists under another method, else 404. */
+export function notFoundHandler(routes: () => RouterRoute[]): NotFoundHandler<AppEnv> {
+	return (c) => {
+		const allow = new Set<string>();
+		for (const route of routes()) {
+			if (route.method === "ALL") continue;
+			if (routePattern(route).test(c.req.path)) allow.add(route.method);
+		}
+		if (allow.has("GET")) allow.add("HEAD");
+		if (allow.size > 0) {
+			return respond(
+				c,
+				new ApiError(405, `Method ${c.req.method} is not allowed on this path`, {
+					headers: { Allow: [...allow].sort().join(", ") },
+				}),
+			);
+		}
+		return respond(c, new ApiError(404, "Resource not found"));
+	};
+}

@@ -1,0 +1,105 @@
+import { createMiddleware } from "hono/factory";
+import { ApiError } from "../lib/errors.ts";
+import type { AppEnv } from "../types.ts";
+
+/** JSON bodies in this API are small objects; anything larger is refused before parsing. */
+export const JSON_BODY_LIMIT = 16 * 1024;
+
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/** Reads at most `limit` bytes: 413 from Content-Length when present, else while streaming. */
+export async function readBodyLimited(request: Request, limit: number): Promise<Uint8Array> {
+	const declared = request.headers.get("Content-Length");
+	if (declared !== null && (!/^\d+$/.test(declared) || Number(declared) > limit)) {
+		throw new ApiError(413, `Request body must be at most ${limit} bytes`);
+	}
+	if (!request.body) return new Uint8Array();
+	const reader = request.body.getReader();
+	const chunks: Uint8Array[] = [];
+	let total = 0;
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		total += value.byteLength;
+		if (total > limit) {
+			await reader.cancel();
+			throw new ApiError(413, `Request body must be at most ${limit} bytes`);
+		}
+		chunks.push(value);
+	}
+	const out = new Uint8Array(total);
+	let offset = 0;
+	for (const chunk of chunks) {
+		out.set(chunk, offset);
+		offset += chunk.byteLength;
+	}
+	return out;
+}
+
+/**
+ * Finds what JSON.parse silently accepts but a client never means: a key given twice (the
+ * last would win) and prototype-polluting keys. Expects text that is already valid JSON.
+ */
+export function suspiciousKey(text: string): string | null {
+	const stack: { keys: Set<string>; expectKey: boolean }[] = [];
+	for (let i = 0; i < text.length; i++) {
+		const ch = text[i];
+		if (ch === '"') {
+			let j = i + 1;
+			while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+			const top = stack[stack.length - 1];
+			if (top?.expectKey) {
+				const key = JSON.parse(text.slice(i, j + 1)) as string;
+				if (FORBIDDEN_KEYS.has(key)) return `Field "${key}" is not allowed`;
+				if (top.keys.has(key)) return `Field "${key}" is given more than once`;
+				top.keys.add(key);
+				top.expectKey = false;
+			}
+			i = j;
+		} else if (ch === "{") stack.push({ keys: new Set(), expectKey: true });
+		else if (ch === "[") stack.push({ keys: new Set(), expectKey: false });
+		else if (ch === "}" || ch === "]") stack.pop();
+		else if (ch === ",") {
+			const top = stack[stack.length - 1];
+			if (top && top.keys.size > 0) top.expectKey = true;
+		}
+	}
+	return null;
+}
+
+/**
+ * Every JSON-body route runs this before its validator: 415 for another content type, 413 past
+ * the limit, 400 for bytes that are not UTF-8, not JSON, not an object, or carry duplicate or
+ * prototype keys. The parsed text is handed to Hono's body cache, so the validator reuses it.
+ */
+export function jsonBodyParser(limit = JSON_BODY_LIMIT) {
+	return createMiddleware<AppEnv>(async (c, next) => {
+		const contentType = c.req.header("Content-Type") ?? "";
+		const mediaType = contentType.split(";")[0]?.trim() ?? "";
+		if (!JSON_MEDIA_TYPE.test(mediaType)) {
+			throw new ApiError(415, "Content-Type must be application/json");
+		}
+		const bytes = await readBodyLimited(c.req.raw, limit);
+		let text: string;
+		try {
+			text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+		} catch {
+			throw new ApiError(400, "Request body is not valid UTF-8");
+		}
+		let value: unknown;
+		try {
+			value = JSON.parse(text);
+		} catch {
+			throw new ApiError(400, "Request body is not valid JSON");
+		}
+		if (typeof value !== "object" || value === null || Array.isArray(value)) {
+			throw new ApiError(400, "Request body must be a JSON object");
+		}
+		const problem = suspiciousKey(text);
+		if (problem) throw new ApiError(400, problem);
+		// Hono caches body reads as promises (its type says otherwise); the validator's c.req.json() reads this.
+		(c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text);
+		await next();
+	});
+}

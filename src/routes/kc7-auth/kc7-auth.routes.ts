@@ -1,0 +1,49 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { cookieSecurity, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
+import { jsonBodyParser } from "../../middleware/json-body.ts";
+import { cookieOriginGuard } from "../../middleware/origin-guard.ts";
+import { LoginPasswordField } from "../schemas.ts";
+
+const tags = ["KC7: auth"];
+
+export const AccessTokenSchema = z
+	.object({ access_token: z.string().openapi({ description: "ES256 access token (JWT, typ at+jwt), 15 minutes" }) })
+	.openapi("Kc7AccessToken");
+
+export const authenticate = createRoute({
+	method: "post",
+	path: "/api/auth",
+	operationId: "kc7Authenticate",
+	tags,
+	summary: "Sign in with username (or email) and password",
+	description:
+		"Returns the access token and sets the `refresh_token` cookie. Shares the per-account failed-login limit with POST /sign/login.",
+	security: [],
+	middleware: [jsonBodyParser()],
+	request: jsonBody(
+		z.strictObject({
+			username: z.string().trim().min(1).max(254).openapi({ example: "user", description: "Username or email" }),
+			password: LoginPasswordField,
+		}),
+	),
+	responses: {
+		200: jsonContent(AccessTokenSchema, "Signed in"),
+		...errorResponses(...JSON_BODY_ERRORS, 401, 429),
+	},
+});
+
+export const refreshToken = createRoute({
+	method: "post",
+	path: "/auth/refresh-token",
+	operationId: "kc7RefreshToken",
+	tags,
+	summary: "New access token from the refresh cookie",
+	description:
+		"Rotates the cookie; same rotation, grace and reuse rules as GET /sign/refresh. Requests whose Origin is present and not allowed get 403.",
+	security: cookieSecurity,
+	middleware: [cookieOriginGuard],
+	responses: {
+		200: jsonContent(AccessTokenSchema, "Refreshed"),
+		...errorResponses(401, 403),
+	},
+});

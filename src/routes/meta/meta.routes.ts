@@ -1,0 +1,60 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { errorResponses, jsonContent } from "../../lib/openapi.ts";
+import { MessageSchema } from "../schemas.ts";
+
+const tags = ["Meta"];
+
+export const hello = createRoute({
+	method: "get",
+	path: "/api",
+	operationId: "kc7Hello",
+	tags,
+	summary: "Hello",
+	security: [],
+	responses: { 200: jsonContent(MessageSchema, "A greeting"), ...errorResponses() },
+});
+
+export const docs = createRoute({
+	method: "get",
+	path: "/api/docs",
+	operationId: "apiDocs",
+	tags,
+	summary: "API documentation page (renders GET /openapi.json)",
+	security: [],
+	responses: {
+		200: { description: "HTML page", content: { "text/html": { schema: z.string() } } },
+		...errorResponses(),
+	},
+});
+
+export const jwks = createRoute({
+	method: "get",
+	path: "/.well-known/jwks.json",
+	operationId: "jwks",
+	tags,
+	summary: "Public keys that verify access tokens",
+	description:
+		"Every configured key is listed (the first one signs), so partners can verify tokens across a key rotation.",
+	security: [],
+	responses: {
+		200: jsonContent(
+			z
+				.object({
+					keys: z.array(
+						z.object({
+							kty: z.string(),
+							crv: z.string(),
+							x: z.string(),
+							y: z.string(),
+							kid: z.string(),
+							alg: z.string(),
+							use: z.string(),
+						}),
+					),
+				})
+				.openapi("Jwks"),
+			"JSON Web Key Set",
+		),
+		...errorResponses(),
+	},
+});

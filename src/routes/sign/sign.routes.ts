@@ -1,0 +1,177 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+	bearerSecurity,
+	cookieSecurity,
+	errorResponses,
+	JSON_BODY_ERRORS,
+	jsonBody,
+	jsonContent,
+} from "../../lib/openapi.ts";
+import { bearerAuth } from "../../middleware/auth.ts";
+import { jsonBodyParser } from "../../middleware/json-body.ts";
+import { cookieOriginGuard } from "../../middleware/origin-guard.ts";
+import { EmailField, IldUserSchema, LoginPasswordField, MessageSchema, NewPasswordField } from "../schemas.ts";
+
+const tags = ["ILD: sign"];
+
+const TokenSchema = z
+	.object({
+		token: z.string().openapi({ description: "ES256 access token (JWT, typ at+jwt)" }),
+		expiresIn: z.number().int().openapi({ example: 900 }),
+	})
+	.openapi("IldToken");
+
+export const login = createRoute({
+	method: "post",
+	path: "/sign/login",
+	operationId: "ildLogin",
+	tags,
+	summary: "Sign in with email and password",
+	description:
+		"Returns an access token and the user, and sets the `refresh_token` cookie. Unknown email and wrong password give the same 401. " +
+		"Failed attempts are limited per account (10 per 15 minutes) and per IP; while limited, every attempt gets 429.",
+	security: [],
+	middleware: [jsonBodyParser()],
+	request: jsonBody(z.strictObject({ email: EmailField, password: LoginPasswordField })),
+	responses: {
+		200: jsonContent(TokenSchema.extend({ user: IldUserSchema }).openapi("IldLogin"), "Signed in"),
+		...errorResponses(...JSON_BODY_ERRORS, 401, 403, 429),
+	},
+});
+
+export const register = createRoute({
+	method: "post",
+	path: "/sign/register",
+	operationId: "ildRegister",
+	tags,
+	summary: "Create an account",
+	description:
+		"Creates the user and sends a verification email (24 hours, single use). Limited to 60 registrations per hour per IP.",
+	security: [],
+	middleware: [jsonBodyParser()],
+	request: jsonBody(
+		z.strictObject({
+			email: EmailField,
+			password: NewPasswordField,
+			firstName: z.string().trim().min(1).max(100),
+			lastName: z.string().trim().min(1).max(100),
+		}),
+	),
+	responses: {
+		201: jsonContent(IldUserSchema, "Created"),
+		...errorResponses(...JSON_BODY_ERRORS, 409, 429),
+	},
+});
+
+export const check = createRoute({
+	method: "get",
+	path: "/sign/check",
+	operationId: "ildCheck",
+	tags,
+	summary: "Check the access token",
+	description:
+		"Decided from the access token alone (no database read): a token stays valid until it expires, even after logout.",
+	security: bearerSecurity,
+	middleware: [bearerAuth()],
+	responses: {
+		200: jsonContent(
+			z
+				.object({
+					authenticated: z.literal(true),
+					userId: z.number().int(),
+					roles: z.array(z.string()),
+					expiresAt: z.string().openapi({ format: "date-time" }),
+				})
+				.openapi("IldCheck"),
+			"The token is valid",
+		),
+		...errorResponses(401),
+	},
+});
+
+export const refresh = createRoute({
+	method: "get",
+	path: "/sign/refresh",
+	operationId: "ildRefresh",
+	tags,
+	summary: "New access token from the refresh cookie",
+	description:
+		"Rotates the refresh cookie. The token rotated less than 10 seconds ago (a second tab) gets a new access token without a cookie; " +
+		"an older token revokes the session. Requests whose Origin is present and not allowed get 403.",
+	security: cookieSecurity,
+	middleware: [cookieOriginGuard],
+	responses: {
+		200: jsonContent(TokenSchema, "Refreshed"),
+		...errorResponses(401, 403),
+	},
+});
+
+export const logout = createRoute({
+	method: "get",
+	path: "/sign/logout",
+	operationId: "ildLogout",
+	tags,
+	summary: "Sign out",
+	description:
+		"Revokes the session named by the Bearer token, or else the one of the refresh cookie, and clears the cookie.",
+	security: [...bearerSecurity, ...cookieSecurity],
+	middleware: [cookieOriginGuard],
+	responses: {
+		200: jsonContent(MessageSchema, "Signed out"),
+		...errorResponses(401, 403),
+	},
+});
+
+const TokenField = z.string().min(1).max(512);
+
+export const verify = createRoute({
+	method: "post",
+	path: "/sign/verify",
+	operationId: "ildVerifyEmail",
+	tags,
+	summary: "Verify the email address",
+	security: [],
+	middleware: [jsonBodyParser()],
+	request: jsonBody(z.strictObject({ token: TokenField })),
+	responses: {
+		200: jsonContent(MessageSchema, "Email verified"),
+		...errorResponses(...JSON_BODY_ERRORS),
+	},
+});
+
+export const requestReset = createRoute({
+	method: "post",
+	path: "/sign/reset",
+	operationId: "ildRequestPasswordReset",
+	tags,
+	summary: "Ask for a password reset mail",
+	description:
+		"Always the same 200 whether or not the account exists. Limited to 3 mails per hour per address (existing or not).",
+	security: [],
+	middleware: [jsonBodyParser()],
+	request: jsonBody(z.strictObject({ email: EmailField })),
+	responses: {
+		200: jsonContent(MessageSchema, "Accepted"),
+		...errorResponses(...JSON_BODY_ERRORS, 429),
+	},
+});
+
+export const completeReset = createRoute({
+	method: "post",
+	path: "/sign/reset/{token}",
+	operationId: "ildResetPassword",
+	tags,
+	summary: "Set a new password with a reset token",
+	description:
+		"Marks the email verified and revokes every session. A rejected password (400) does not use up the token.",
+	security: [],
+	middleware: [jsonBodyParser()],
+	request: {
+		params: z.object({ token: TokenField }),
+		...jsonBody(z.strictObject({ password: NewPasswordField })),
+	},
+	responses: {
+		200: jsonContent(MessageSchema, "Password changed"),
+		...errorResponses(...JSON_BODY_ERRORS),
+	},
+});

@@ -1,0 +1,248 @@
+import { eq, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { users } from "../db/schema.ts";
+import { ApiError, badRequest } from "../lib/errors.ts";
+import { type AccessClaims, signAccessToken } from "../lib/jwt.ts";
+import { appLink, createMailer } from "../lib/mail.ts";
+import { hashPassword, passwordProblem, verifyPassword } from "../lib/password.ts";
+import { enforce, type Limited, refund } from "../lib/rate-limit.ts";
+import type { Deps } from "./deps.ts";
+import { consumeOneTimeToken, issueOneTimeToken, peekOneTimeToken } from "./one-time-tokens.ts";
+import {
+	newSession,
+	refreshSession,
+	revokeAllSessions,
+	revokeByRefreshToken,
+	revokeOtherSessions,
+	revokeSession,
+} from "./sessions.ts";
+import {
+	createUser,
+	findUserByEmail,
+	findUserById,
+	findUserByLogin,
+	normalizeEmail,
+	type UserRecord,
+} from "./users.ts";
+
+/**
+ * The identity core both surfaces call: one login, one token issuer, one session store.
+ * Surfaces only translate requests and phrase errors.
+ */
+
+export async function issueAccessToken(deps: Deps, subject: Pick<AccessClaims, "userId" | "sessionId" | "roles">) {
+	return signAccessToken(deps.env.JWT_PRIVATE_KEYS, deps.config, subject);
+}
+
+export interface SignedIn {
+	user: UserRecord;
+	accessToken: string;
+	claims: AccessClaims;
+	refreshToken: string;
+	sessionExpiresAt: number;
+}
+
+/** Opens a session for a user whose identity is already proven (password, login link). */
+export async function openSession(
+	deps: Deps,
+	user: UserRecord,
+	userAgent: string | undefined,
+	alsoRun: BatchItem<"sqlite">[] = [],
+): Promise<SignedIn> {
+	const session = await newSession(deps.db, user.id, userAgent);
+	await deps.db.batch([session.insert, ...alsoRun]);
+	const { token, claims } = await issueAccessToken(deps, {
+		userId: user.id,
+		sessionId: session.sessionId,
+		roles: user.roles,
+	});
+	return { user, accessToken: token, claims, refreshToken: session.refreshToken, sessionExpiresAt: session.expiresAt };
+}
+
+export type LoginResult = { ok: true; signedIn: SignedIn } | { ok: false; reason: "invalid" | "unverified" };
+
+/**
+ * Password login, at most two D1 round trips: the user read, then one batch (session insert
+ * and, when the stored hash is outdated, its upgrade).
+ *
+ * Failed attempts are limited per account and per IP. The attempt is counted *before* the
+ * password is checked and taken back if it was right, so concurrent guesses cannot slip past
+ * the limit; while an account is limited every attempt gets 429, a correct password included.
+ * Unknown accounts cost one dummy hash, exactly like known ones.
+ */
+export async function loginWithPassword(
+	deps: Deps,
+	input: { identifier: string; by: "email" | "emailOrUsername"; password: string; ip: string; userAgent?: string },
+	options: { requireVerifiedEmail: boolean },
+): Promise<LoginResult> {
+	const user =
+		input.by === "email"
+			? await findUserByEmail(deps.db, input.identifier)
+			: await findUserByLogin(deps.db, input.identifier);
+	// Keyed by the account when it exists, so username and email logins share one counter.
+	const limits: Limited[] = [
+		{ name: "loginAccount", key: user ? `user:${user.id}` : `login:${input.identifier.trim().toLowerCase()}` },
+		{ name: "loginIp", key: input.ip },
+	];
+	await enforce(deps.env, deps.config, ...limits);
+
+	const verdict = await verifyPassword(input.password, user?.passwordHash, deps.config.peppers);
+	if (!user || !verdict.ok) return { ok: false, reason: "invalid" };
+
+	deps.defer(Promise.all(limits.map((l) => refund(deps.env, deps.config, l))));
+	if (options.requireVerifiedEmail && user.emailVerifiedAt === null) return { ok: false, reason: "unverified" };
+
+	const upgrade: BatchItem<"sqlite">[] = verdict.needsRehash
+		? [
+				deps.db
+					.update(users)
+					.set({ passwordHash: await hashPassword(input.password, deps.config.peppers) })
+					.where(eq(users.id, user.id)),
+			]
+		: [];
+	return { ok: true, signedIn: await openSession(deps, user, input.userAgent, upgrade) };
+}
+
+/** Sends a verification or reset mail if the address's mail budget allows; never throws to the caller. */
+async function sendTokenMail(deps: Deps, user: UserRecord, kind: "verify-email" | "password-reset") {
+	const { token } = await issueOneTimeToken({ db: deps.db, kv: deps.env.TOKENS }, { purpose: kind, userId: user.id });
+	const mailer = createMailer(deps.config, deps.db);
+	if (kind === "verify-email") {
+		await mailer.send({
+			to: user.email,
+			subject: "Verify your email address",
+			text: `Welcome! Confirm your email address within 24 hours:\n\n${appLink(deps.config, "/verify-email", token)}\n\nIf you did not sign up, ignore this message.`,
+		});
+	} else {
+		await mailer.send({
+			to: user.email,
+			subject: "Reset your password",
+			text: `Someone asked to reset the password of this account. The link works once, within 1 hour:\n\n${appLink(deps.config, "/reset-password", token)}\n\nIf it was not you, ignore this message; your password is unchanged.`,
+		});
+	}
+}
+
+export async function register(
+	deps: Deps,
+	input: { email: string; password: string; firstName: string; lastName: string; ip: string },
+): Promise<UserRecord> {
+	const problem = passwordProblem(input.password, input.email);
+	if (problem) throw badRequest(problem, [{ path: "password", message: problem }]);
+	await enforce(deps.env, deps.config, { name: "registerIp", key: input.ip });
+	const user = await createUser(deps.db, {
+		email: input.email,
+		passwordHash: await hashPassword(input.password, deps.config.peppers),
+		firstName: input.firstName,
+		lastName: input.lastName,
+	});
+	// The verification mail counts toward the address's mail limit like any other.
+	deps.defer(
+		enforce(deps.env, deps.config, { name: "mailAddress", key: user.email }).then(() =>
+			sendTokenMail(deps, user, "verify-email"),
+		),
+	);
+	return user;
+}
+
+export async function verifyEmail(deps: Deps, token: string): Promise<boolean> {
+	const consumed = await consumeOneTimeToken(
+		{ db: deps.db, kv: deps.env.TOKENS },
+		"verify-email",
+		token,
+		({ userId, won, now }) => [
+			deps.db
+				.update(users)
+				.set({ emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now})`, updatedAt: now })
+				.where(sql`${users.id} = ${userId} and ${won}`),
+		],
+	);
+	return consumed !== null;
+}
+
+/**
+ * Always answers the same way: the address's mail budget is spent whether or not an account
+ * exists, and the lookup and mail happen after the response.
+ */
+export async function requestPasswordReset(deps: Deps, email: string): Promise<void> {
+	const address = normalizeEmail(email);
+	await enforce(deps.env, deps.config, { name: "mailAddress", key: address });
+	deps.defer(
+		findUserByEmail(deps.db, address).then((user) => (user ? sendTokenMail(deps, user, "password-reset") : undefined)),
+	);
+}
+
+/**
+ * Sets a new password with a reset token. The password is checked before the token is used,
+ * so a rejected password leaves the token valid. Proves the mailbox (email counts as verified)
+ * and revokes every session — all in the consuming batch.
+ */
+export async function resetPassword(deps: Deps, token: string, password: string): Promise<"ok" | "invalid-token"> {
+	const stores = { db: deps.db, kv: deps.env.TOKENS };
+	const peeked = await peekOneTimeToken(deps.env.TOKENS, "password-reset", token);
+	const user = peeked ? await findUserById(deps.db, peeked.userId) : null;
+	if (!user) return "invalid-token";
+	const problem = passwordProblem(password, user.email);
+	if (problem) throw badRequest(problem, [{ path: "password", message: problem }]);
+	const passwordHash = await hashPassword(password, deps.config.peppers);
+	const consumed = await consumeOneTimeToken(stores, "password-reset", token, ({ userId, won, now }) => [
+		deps.db
+			.update(users)
+			.set({ passwordHash, emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now})`, updatedAt: now })
+			.where(sql`${users.id} = ${userId} and ${won}`),
+		revokeAllSessions(deps.db, userId, now, won),
+	]);
+	return consumed ? "ok" : "invalid-token";
+}
+
+/** Wrong current passwords count toward the account's login limit, like failed logins. */
+export async function changePassword(
+	deps: Deps,
+	auth: Pick<AccessClaims, "userId" | "sessionId">,
+	input: { currentPassword: string; newPassword: string },
+): Promise<void> {
+	const user = await findUserById(deps.db, auth.userId);
+	if (!user) throw new ApiError(401, "Invalid or expired token");
+	const problem = passwordProblem(input.newPassword, user.email);
+	if (problem) throw badRequest(problem, [{ path: "newPassword", message: problem }]);
+	const limit: Limited = { name: "loginAccount", key: `user:${user.id}` };
+	await enforce(deps.env, deps.config, limit);
+	const verdict = await verifyPassword(input.currentPassword, user.passwordHash, deps.config.peppers);
+	if (!verdict.ok) {
+		throw badRequest("Current password is incorrect", [
+			{ path: "currentPassword", message: "Current password is incorrect" },
+		]);
+	}
+	deps.defer(refund(deps.env, deps.config, limit));
+	const now = Date.now();
+	await deps.db.batch([
+		deps.db
+			.update(users)
+			.set({ passwordHash: await hashPassword(input.newPassword, deps.config.peppers), updatedAt: now })
+			.where(eq(users.id, user.id)),
+		revokeOtherSessions(deps.db, user.id, auth.sessionId, now),
+	]);
+}
+
+export type RefreshResult =
+	| { ok: true; accessToken: string; claims: AccessClaims; rotated: { refreshToken: string; expiresAt: number } | null }
+	| { ok: false };
+
+/** One D1 round trip: the rotation statement. See services/sessions.ts for the rules. */
+export async function refreshAccess(deps: Deps, refreshToken: string | undefined): Promise<RefreshResult> {
+	if (!refreshToken) return { ok: false };
+	const outcome = await refreshSession(deps.db, refreshToken);
+	if (outcome.kind === "invalid" || outcome.kind === "reuse") return { ok: false };
+	const { token, claims } = await issueAccessToken(deps, outcome);
+	const rotated =
+		outcome.kind === "rotated" ? { refreshToken: outcome.refreshToken, expiresAt: outcome.expiresAt } : null;
+	return { ok: true, accessToken: token, claims, rotated };
+}
+
+/** Logout: the Bearer token's session if one is given, else the refresh cookie's. */
+export async function logout(deps: Deps, by: { sessionId?: string; refreshToken?: string }): Promise<boolean> {
+	if (by.sessionId) {
+		await revokeSession(deps.db, by.sessionId);
+		return true;
+	}
+	return by.refreshToken ? revokeByRefreshToken(deps.db, by.refreshToken) : false;
+}

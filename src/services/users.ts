@@ -1,0 +1,127 @@
+import { eq, getTableColumns, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { ROLES, type Role, users } from "../db/schema.ts";
+import { conflict } from "../lib/errors.ts";
+
+export type UserRow = typeof users.$inferSelect;
+export interface UserRecord extends UserRow {
+	roles: Role[];
+	communities: number[];
+}
+
+export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+
+/** Contract: 3–32 of [A-Za-z0-9_.-], not all digits (those route to ids), not "me". */
+export function usernameProblem(username: string): string | null {
+	if (!/^[A-Za-z0-9_.-]{3,32}$/.test(username)) return "Username must be 3–32 letters, digits, '_', '.' or '-'";
+	if (/^\d+$/.test(username)) return "Username must not be all digits";
+	if (username.toLowerCase() === "me") return "Username is reserved";
+	return null;
+}
+
+// Roles and memberships come along in the same statement: one D1 round trip per user read.
+const recordColumns = {
+	...getTableColumns(users),
+	roleList: sql<string | null>`(select group_concat(role) from user_roles where user_roles.user_id = ${users.id})`,
+	communityList: sql<string>`(select json_group_array(community_id) from (select community_id from community_memberships where community_memberships.user_id = ${users.id} order by community_id))`,
+};
+
+type RecordRow = UserRow & { roleList: string | null; communityList: string };
+
+function toRecord(row: RecordRow | undefined): UserRecord | null {
+	if (!row) return null;
+	const { roleList, communityList, ...user } = row;
+	return {
+		...user,
+		roles: (roleList ?? "").split(",").filter((r): r is Role => (ROLES as readonly string[]).includes(r)),
+		communities: JSON.parse(communityList || "[]") as number[],
+	};
+}
+
+export async function findUserById(db: Db, id: number): Promise<UserRecord | null> {
+	return toRecord(await db.select(recordColumns).from(users).where(eq(users.id, id)).get());
+}
+
+export async function findUserByEmail(db: Db, email: string): Promise<UserRecord | null> {
+	return toRecord(
+		await db
+			.select(recordColumns)
+			.from(users)
+			.where(eq(users.email, normalizeEmail(email)))
+			.get(),
+	);
+}
+
+/** KC7 login: `username` may be a username or an email (usernames cannot contain '@'). */
+export async function findUserByLogin(db: Db, identifier: string): Promise<UserRecord | null> {
+	const where = identifier.includes("@")
+		? eq(users.email, normalizeEmail(identifier))
+		: sql`lower(${users.username}) = lower(${identifier.trim()})`;
+	return toRecord(await db.select(recordColumns).from(users).where(where).get());
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The ILD user object of the contract. Never includes a hash or a secret. */
+export function toIldUser(user: UserRecord) {
+	return {
+		id: user.id,
+		email: user.email,
+		username: user.username,
+		firstName: user.firstName,
+		lastName: user.lastName,
+		roles: user.roles,
+		emailVerified: user.emailVerifiedAt !== null,
+		tutorialCompleted: user.tutorialCompletedAt !== null,
+		profileImage: user.profileImageKey,
+		communities: user.communities,
+		categories: JSON.parse(user.categories) as string[],
+		subscription: {
+			status: user.subscriptionStatus,
+			plan: user.subscriptionPlan,
+			validUntil: iso(user.subscriptionValidUntil),
+		},
+		createdAt: iso(user.createdAt) as string,
+		updatedAt: iso(user.updatedAt) as string,
+	};
+}
+export type IldUser = ReturnType<typeof toIldUser>;
+
+function isUniqueViolation(error: unknown, column: string): boolean {
+	const text = String((error as { cause?: unknown })?.cause ?? error);
+	return text.includes("UNIQUE constraint failed") && text.includes(column);
+}
+
+/** Inserts a user; a taken email or username is a 409, decided by the unique indexes. */
+export async function createUser(
+	db: Db,
+	input: {
+		email: string;
+		username?: string | null;
+		passwordHash: string | null;
+		firstName?: string;
+		lastName?: string;
+	},
+	now = Date.now(),
+): Promise<UserRecord> {
+	try {
+		const row = await db
+			.insert(users)
+			.values({
+				email: normalizeEmail(input.email),
+				username: input.username ?? null,
+				passwordHash: input.passwordHash,
+				firstName: input.firstName ?? "",
+				lastName: input.lastName ?? "",
+				createdAt: now,
+				updatedAt: now,
+			})
+			.returning()
+			.get();
+		return { ...row, roles: [], communities: [] };
+	} catch (error) {
+		if (isUniqueViolation(error, "email")) throw conflict("Email is already registered");
+		if (isUniqueViolation(error, "username")) throw conflict("Username is already taken");
+		throw error;
+	}
+}

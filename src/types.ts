@@ -1,0 +1,14 @@
+import type { Config } from "./config.ts";
+import type { Db } from "./db/client.ts";
+import type { AccessClaims } from "./lib/jwt.ts";
+
+export interface AppEnv {
+	Bindings: Env;
+	Variables: {
+		config: Config;
+		db: Db;
+		requestId: string;
+		/** Set by the bearer-auth middleware. */
+		auth: AccessClaims;
+	};
+}

@@ -1,0 +1,25 @@
+import { applyD1Migrations } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { PBKDF2_MAX_ITERATIONS } from "../src/lib/password.ts";
+
+// Production Workers refuse PBKDF2 above 100,000 iterations; local workerd does not.
+// Emulate the production limit for everything running in this isolate (tests and the Worker).
+const subtle = crypto.subtle;
+const deriveBits = subtle.deriveBits.bind(subtle);
+Object.defineProperty(subtle, "deriveBits", {
+	configurable: true,
+	value: (algorithm: AlgorithmIdentifier | Pbkdf2Params, baseKey: CryptoKey, length?: number | null) => {
+		const params = algorithm as Pbkdf2Params;
+		if (typeof algorithm === "object" && params.name?.toUpperCase() === "PBKDF2" && params.iterations > PBKDF2_MAX_ITERATIONS) {
+			return Promise.reject(
+				new DOMException(
+					`Pbkdf2 failed: iteration counts above ${PBKDF2_MAX_ITERATIONS} are not supported (requested ${params.iterations}).`,
+					"NotSupportedError",
+				),
+			);
+		}
+		return deriveBits(algorithm, baseKey, length);
+	},
+});
+
+await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);

@@ -1,0 +1,40 @@
+import { fileURLToPath } from "node:url";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+import { generateSigningJwk } from "../src/scripts/dev-vars.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+export default defineConfig(async () => {
+	// Migrations are read here (Node) and applied inside workerd by test/setup.ts: the same
+	// files wrangler applies locally and remotely.
+	const migrations = await readD1Migrations(`${root}/migrations`);
+	// Two configured keys (the first signs, both verify) and one foreign key tokens must fail with.
+	const [signing, secondary, foreign] = await Promise.all([
+		generateSigningJwk("test-signing"),
+		generateSigningJwk("test-secondary"),
+		generateSigningJwk("test-foreign"),
+	]);
+	return {
+		root,
+		plugins: [
+			cloudflareTest({
+				wrangler: { configPath: `${root}/wrangler.toml` },
+				miniflare: {
+					bindings: {
+						TEST_MIGRATIONS: migrations,
+						JWT_PRIVATE_KEYS: JSON.stringify([signing, secondary]),
+						TEST_SECONDARY_JWK: JSON.stringify(secondary),
+						TEST_FOREIGN_JWK: JSON.stringify(foreign),
+						PASSWORD_PEPPERS: "t2:test-pepper-current,t1:test-pepper-previous",
+					},
+				},
+			}),
+		],
+		test: {
+			include: ["test/**/*.test.ts"],
+			setupFiles: ["test/setup.ts"],
+			testTimeout: 30_000,
+		},
+	};
+});
