@@ -80,11 +80,7 @@ const app = createApp();
  * Calls the app with an adjusted env (a counting D1, other vars) and waits for its deferred
  * work (mail, refunds) before returning, so assertions see the final state.
  */
-export async function sendWith(
-	overrides: Partial<Env>,
-	path: string,
-	init: RequestInit = {},
-): Promise<Response> {
+export async function sendWith(overrides: Partial<Env>, path: string, init: RequestInit = {}): Promise<Response> {
 	const ctx = createExecutionContext();
 	const res = await app.fetch(new Request(new URL(path, BASE), init), { ...env, ...overrides }, ctx);
 	await waitOnExecutionContext(ctx);

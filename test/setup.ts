@@ -10,7 +10,11 @@ Object.defineProperty(subtle, "deriveBits", {
 	configurable: true,
 	value: (algorithm: AlgorithmIdentifier | Pbkdf2Params, baseKey: CryptoKey, length?: number | null) => {
 		const params = algorithm as Pbkdf2Params;
-		if (typeof algorithm === "object" && params.name?.toUpperCase() === "PBKDF2" && params.iterations > PBKDF2_MAX_ITERATIONS) {
+		if (
+			typeof algorithm === "object" &&
+			params.name?.toUpperCase() === "PBKDF2" &&
+			params.iterations > PBKDF2_MAX_ITERATIONS
+		) {
 			return Promise.reject(
 				new DOMException(
 					`Pbkdf2 failed: iteration counts above ${PBKDF2_MAX_ITERATIONS} are not supported (requested ${params.iterations}).`,

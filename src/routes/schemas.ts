@@ -32,7 +32,7 @@ export const MessageSchema = z.object({ message: z.string() }).openapi("Message"
 
 /** Login identifiers and passwords are bounded so a client gets a 400, not a slow hash of 1 MB. */
 export const EmailField = z
-	.email({ error: "Email must be a valid email address" })
+	.email({ error: (issue) => (issue.input === undefined ? undefined : "Email must be a valid email address") })
 	.max(254)
 	.openapi({ example: "user@example.com" });
 export const LoginPasswordField = z.string().min(1).max(1024).openapi({ example: "correct-horse-battery-staple" });

@@ -55,7 +55,9 @@ describe("password hashing", () => {
 		const key = await crypto.subtle.importKey("raw", new TextEncoder().encode("x"), "PBKDF2", false, ["deriveBits"]);
 		const params = (iterations: number) => ({ name: "PBKDF2", hash: "SHA-256", salt: new Uint8Array(16), iterations });
 		await expect(crypto.subtle.deriveBits(params(PBKDF2_MAX_ITERATIONS + 1), key, 256)).rejects.toThrow(/100000/);
-		await expect(crypto.subtle.deriveBits(params(PBKDF2_MAX_ITERATIONS), key, 256)).resolves.toBeInstanceOf(ArrayBuffer);
+		await expect(crypto.subtle.deriveBits(params(PBKDF2_MAX_ITERATIONS), key, 256)).resolves.toBeInstanceOf(
+			ArrayBuffer,
+		);
 	});
 
 	it("counts length in code points and refuses the email as password", () => {
