@@ -8,16 +8,13 @@ const subtle = crypto.subtle;
 const deriveBits = subtle.deriveBits.bind(subtle);
 Object.defineProperty(subtle, "deriveBits", {
 	configurable: true,
-	value: (algorithm: AlgorithmIdentifier | Pbkdf2Params, baseKey: CryptoKey, length?: number | null) => {
-		const params = algorithm as Pbkdf2Params;
-		if (
-			typeof algorithm === "object" &&
-			params.name?.toUpperCase() === "PBKDF2" &&
-			params.iterations > PBKDF2_MAX_ITERATIONS
-		) {
+	value: (algorithm: string | SubtleCryptoDeriveKeyAlgorithm, baseKey: CryptoKey, length?: number | null) => {
+		const iterations =
+			typeof algorithm === "object" && algorithm.name.toUpperCase() === "PBKDF2" ? algorithm.iterations : 0;
+		if (iterations !== undefined && iterations > PBKDF2_MAX_ITERATIONS) {
 			return Promise.reject(
 				new DOMException(
-					`Pbkdf2 failed: iteration counts above ${PBKDF2_MAX_ITERATIONS} are not supported (requested ${params.iterations}).`,
+					`Pbkdf2 failed: iteration counts above ${PBKDF2_MAX_ITERATIONS} are not supported (requested ${iterations}).`,
 					"NotSupportedError",
 				),
 			);

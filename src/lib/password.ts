@@ -70,7 +70,7 @@ async function derive(password: string, pepper: string, salt: Uint8Array, iterat
 	const peppered = await crypto.subtle.sign("HMAC", hmacKey, encoder.encode(password.normalize("NFC")));
 	const baseKey = await crypto.subtle.importKey("raw", peppered, "PBKDF2", false, ["deriveBits"]);
 	const bits = await crypto.subtle.deriveBits(
-		{ name: "PBKDF2", hash: "SHA-256", salt: salt as BufferSource, iterations },
+		{ name: "PBKDF2", hash: "SHA-256", salt, iterations },
 		baseKey,
 		bytes * 8,
 	);

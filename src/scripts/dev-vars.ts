@@ -2,11 +2,10 @@ import { base64url, randomBytes } from "../lib/encoding.ts";
 
 /** A fresh ES256 private JWK (with a kid) for JWT_PRIVATE_KEYS. */
 export async function generateSigningJwk(kid = `dev-${base64url(randomBytes(6))}`) {
-	const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
-		"sign",
-		"verify",
-	])) as CryptoKeyPair;
-	const jwk = (await crypto.subtle.exportKey("jwk", pair.privateKey)) as JsonWebKey;
+	const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as {
+		privateKey: Parameters<typeof crypto.subtle.exportKey>[1];
+	};
+	const jwk = await crypto.subtle.exportKey("jwk", pair.privateKey);
 	return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, d: jwk.d, kid };
 }
 

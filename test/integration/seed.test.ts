@@ -1,0 +1,30 @@
+import { env } from "cloudflare:workers";
+import { inArray } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { users } from "../../src/db/schema.ts";
+import { DEMO_PASSWORD, DEMO_USERS, seedStatements } from "../../src/db/seed.ts";
+import { parsePeppers } from "../../src/lib/password.ts";
+import { bearer, db, send, sendJson } from "../helpers.ts";
+
+describe("demo seed (npm run dev)", () => {
+	it("is idempotent and yields the contract's demo accounts with their roles", async () => {
+		const peppers = parsePeppers(env.PASSWORD_PEPPERS);
+		for (let run = 0; run < 2; run++) {
+			await env.DB.batch((await seedStatements(peppers)).map((s) => env.DB.prepare(s)));
+		}
+		const emails = DEMO_USERS.map((u) => u.email);
+		const rows = await db().select().from(users).where(inArray(users.email, emails));
+		expect(rows).toHaveLength(4);
+		for (const demo of DEMO_USERS) {
+			const res = await sendJson("/api/auth", { username: demo.username, password: DEMO_PASSWORD });
+			expect(res.status).toBe(200);
+			const { access_token } = (await res.json()) as { access_token: string };
+			const check = (await (await send("/sign/check", { headers: bearer(access_token) })).json()) as {
+				roles: string[];
+			};
+			expect(check.roles).toEqual(demo.roles);
+			// Demo emails are verified, so ILD sign-in works too.
+			expect((await sendJson("/sign/login", { email: demo.email, password: DEMO_PASSWORD })).status).toBe(200);
+		}
+	});
+});
