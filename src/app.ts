@@ -1,3 +1,4 @@
+import type { Config } from "./config.ts";
 import { createRouter } from "./lib/openapi.ts";
 import { notFoundHandler, onError } from "./middleware/error-handler.ts";
 import { requestContext } from "./middleware/request-context.ts";
@@ -38,16 +39,7 @@ export function createApp() {
 		name: "refresh_token",
 	});
 
-	app.get("/openapi.json", (c) => {
-		const document = app.getOpenAPI31Document({
-			openapi: "3.1.0",
-			info: { title: "Edge Identity API (KC7 + ILD Auth)", version: "1.0.0", description: DESCRIPTION },
-			servers: [{ url: c.var.config.publicBaseUrl }],
-		});
-		// The development outbox only exists (and is only documented) in development.
-		if (!c.var.config.isDevelopment) delete document.paths?.["/dev/outbox"];
-		return c.json(document);
-	});
+	app.get("/openapi.json", (c) => c.json(openApiDocument(app, c.var.config)));
 
 	app.notFound(notFoundHandler(() => app.routes));
 	app.onError(onError);
@@ -55,3 +47,14 @@ export function createApp() {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+export function openApiDocument(app: App, config: Pick<Config, "publicBaseUrl" | "isDevelopment">) {
+	const document = app.getOpenAPI31Document({
+		openapi: "3.1.0",
+		info: { title: "Edge Identity API (KC7 + ILD Auth)", version: "1.0.0", description: DESCRIPTION },
+		servers: [{ url: config.publicBaseUrl }],
+	});
+	// The development outbox only exists (and is only documented) in development.
+	if (!config.isDevelopment) delete document.paths?.["/dev/outbox"];
+	return document;
+}

@@ -17,24 +17,36 @@ export default defineConfig(async () => {
 	]);
 	return {
 		root,
-		plugins: [
-			cloudflareTest({
-				wrangler: { configPath: `${root}/wrangler.toml` },
-				miniflare: {
-					bindings: {
-						TEST_MIGRATIONS: migrations,
-						JWT_PRIVATE_KEYS: JSON.stringify([signing, secondary]),
-						TEST_SECONDARY_JWK: JSON.stringify(secondary),
-						TEST_FOREIGN_JWK: JSON.stringify(foreign),
-						PASSWORD_PEPPERS: "t2:test-pepper-current,t1:test-pepper-previous",
+		test: {
+			projects: [
+				{
+					plugins: [
+						cloudflareTest({
+							wrangler: { configPath: `${root}/wrangler.toml` },
+							miniflare: {
+								bindings: {
+									TEST_MIGRATIONS: migrations,
+									JWT_PRIVATE_KEYS: JSON.stringify([signing, secondary]),
+									TEST_SECONDARY_JWK: JSON.stringify(secondary),
+									TEST_FOREIGN_JWK: JSON.stringify(foreign),
+									PASSWORD_PEPPERS: "t2:test-pepper-current,t1:test-pepper-previous",
+								},
+							},
+						}),
+					],
+					test: {
+						name: "workers",
+						root,
+						include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
+						setupFiles: ["test/setup.ts"],
+						testTimeout: 30_000,
 					},
 				},
-			}),
-		],
-		test: {
-			include: ["test/**/*.test.ts"],
-			setupFiles: ["test/setup.ts"],
-			testTimeout: 30_000,
+				{
+					// A few checks need Node (see each file): plain Vitest, no Workers runtime.
+					test: { name: "node", root, include: ["test/node/**/*.test.ts"], environment: "node" },
+				},
+			],
 		},
 	};
 });

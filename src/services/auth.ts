@@ -124,11 +124,10 @@ async function sendTokenMail(deps: Deps, user: UserRecord, kind: "verify-email" 
 
 export async function register(
 	deps: Deps,
-	input: { email: string; password: string; firstName: string; lastName: string; ip: string },
+	input: { email: string; password: string; firstName: string; lastName: string },
 ): Promise<UserRecord> {
 	const problem = passwordProblem(input.password, input.email);
 	if (problem) throw badRequest(problem, [{ path: "password", message: problem }]);
-	await enforce(deps.env, deps.config, { name: "registerIp", key: input.ip });
 	const user = await createUser(deps.db, {
 		email: input.email,
 		passwordHash: await hashPassword(input.password, deps.config.peppers),

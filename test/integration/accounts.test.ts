@@ -89,7 +89,10 @@ describe("POST /sign/register", () => {
 				headers: { "Content-Type": "application/json", "CF-Connecting-IP": ip },
 				body: JSON.stringify({ email: uniqueEmail(), password: PASSWORD, firstName: "A", lastName: "B" }),
 			});
-		expect((await attempt()).status).toBe(201);
+		const first = await attempt();
+		expect(first.status).toBe(201);
+		expect(first.headers.get("RateLimit-Limit")).toBe("2");
+		expect(first.headers.get("RateLimit-Remaining")).toBe("1");
 		expect((await attempt()).status).toBe(201);
 		const refused = await attempt();
 		await expectError(refused, 429);

@@ -39,7 +39,7 @@ export const login: RouteHandler<typeof routes.login, AppEnv> = async (c) => {
 
 export const register: RouteHandler<typeof routes.register, AppEnv> = async (c) => {
 	const input = c.req.valid("json");
-	const user = await auth.register(depsOf(c), { ...input, ip: clientIp(c.req.raw.headers) });
+	const user = await auth.register(depsOf(c), input);
 	return c.json(toIldUser(user), 201);
 };
 

@@ -7,9 +7,11 @@ import {
 	jsonBody,
 	jsonContent,
 } from "../../lib/openapi.ts";
+import { clientIp } from "../../lib/rate-limit.ts";
 import { bearerAuth } from "../../middleware/auth.ts";
 import { jsonBodyParser } from "../../middleware/json-body.ts";
 import { cookieOriginGuard } from "../../middleware/origin-guard.ts";
+import { rateLimit } from "../../middleware/rate-limit.ts";
 import { EmailField, IldUserSchema, LoginPasswordField, MessageSchema, NewPasswordField } from "../schemas.ts";
 
 const tags = ["ILD: sign"];
@@ -46,9 +48,9 @@ export const register = createRoute({
 	tags,
 	summary: "Create an account",
 	description:
-		"Creates the user and sends a verification email (24 hours, single use). Limited to 60 registrations per hour per IP.",
+		"Creates the user and sends a verification email (24 hours, single use). Limited to 60 registrations per hour per IP (malformed attempts count too).",
 	security: [],
-	middleware: [jsonBodyParser()],
+	middleware: [rateLimit("registerIp", (c) => clientIp(c.req.raw.headers)), jsonBodyParser()],
 	request: jsonBody(
 		z.strictObject({
 			email: EmailField,

@@ -1,0 +1,19 @@
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import type { RateLimitName } from "../config.ts";
+import { enforce, rateLimitHeaders } from "../lib/rate-limit.ts";
+import type { AppEnv } from "../types.ts";
+
+/**
+ * Route-level limit: one hit per request on the key `keyOf` picks (an IP, the caller), 429
+ * with Retry-After and RateLimit-* when the window is full; the RateLimit-* headers ride on
+ * successful answers too, so clients can pace themselves.
+ */
+export function rateLimit(name: RateLimitName, keyOf: (c: Context<AppEnv>) => string) {
+	return createMiddleware<AppEnv>(async (c, next) => {
+		const [decision] = await enforce(c.env, c.var.config, { name, key: keyOf(c) });
+		await next();
+		if (decision)
+			for (const [header, value] of Object.entries(rateLimitHeaders(decision))) c.res.headers.set(header, value);
+	});
+}
