@@ -1,5 +1,5 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { clearRefreshCookie, noStore, readRefreshCookie, setRefreshCookie } from "../../lib/cookies.ts";
+import { clearRefreshCookie, noStore, readRefreshCookie } from "../../lib/cookies.ts";
 import { ApiError } from "../../lib/errors.ts";
 import { ACCESS_TOKEN_TTL_SECONDS, verifyAccessToken } from "../../lib/jwt.ts";
 import { clientIp } from "../../lib/rate-limit.ts";
@@ -7,6 +7,7 @@ import * as auth from "../../services/auth.ts";
 import { depsOf } from "../../services/deps.ts";
 import { toIldUser } from "../../services/users.ts";
 import type { AppEnv } from "../../types.ts";
+import { refreshFromCookie, startSession } from "../session-responses.ts";
 import type * as routes from "./sign.routes.ts";
 
 const INVALID_LOGIN = "Invalid email or password";
@@ -29,8 +30,7 @@ export const login: RouteHandler<typeof routes.login, AppEnv> = async (c) => {
 		throw result.reason === "unverified" ? new ApiError(403, "Email not verified") : new ApiError(401, INVALID_LOGIN);
 	}
 	const { signedIn } = result;
-	setRefreshCookie(c, signedIn.refreshToken, signedIn.sessionExpiresAt);
-	noStore(c);
+	startSession(c, signedIn);
 	return c.json(
 		{ token: signedIn.accessToken, expiresIn: ACCESS_TOKEN_TTL_SECONDS, user: toIldUser(signedIn.user) },
 		200,
@@ -53,14 +53,8 @@ export const check: RouteHandler<typeof routes.check, AppEnv> = (c) => {
 };
 
 export const refresh: RouteHandler<typeof routes.refresh, AppEnv> = async (c) => {
-	const result = await auth.refreshAccess(depsOf(c), readRefreshCookie(c));
-	noStore(c);
-	if (!result.ok) {
-		clearRefreshCookie(c);
-		throw new ApiError(401, "Invalid refresh token");
-	}
-	if (result.rotated) setRefreshCookie(c, result.rotated.refreshToken, result.rotated.expiresAt);
-	return c.json({ token: result.accessToken, expiresIn: ACCESS_TOKEN_TTL_SECONDS }, 200);
+	const token = await refreshFromCookie(c);
+	return c.json({ token, expiresIn: ACCESS_TOKEN_TTL_SECONDS }, 200);
 };
 
 export const logout: RouteHandler<typeof routes.logout, AppEnv> = async (c) => {
