@@ -4,8 +4,11 @@ import { notFoundHandler, onError } from "./middleware/error-handler.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { responseHeaders } from "./middleware/response-headers.ts";
 import { devRouter } from "./routes/dev/index.ts";
+import { integrationKeysRouter } from "./routes/integration-keys/index.ts";
 import { kc7AuthRouter } from "./routes/kc7-auth/index.ts";
+import { kc7ModulesRouter } from "./routes/kc7-modules/index.ts";
 import { kc7UsersRouter } from "./routes/kc7-users/index.ts";
+import { loginLinksRouter } from "./routes/login-links/index.ts";
 import { metaRouter } from "./routes/meta/index.ts";
 import { signRouter } from "./routes/sign/index.ts";
 import { userRouter } from "./routes/user/index.ts";
@@ -25,6 +28,9 @@ export function createApp() {
 	app.route("/", userRouter);
 	app.route("/", kc7AuthRouter);
 	app.route("/", kc7UsersRouter);
+	app.route("/", kc7ModulesRouter);
+	app.route("/", loginLinksRouter);
+	app.route("/", integrationKeysRouter);
 	app.route("/", devRouter);
 
 	app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
@@ -32,6 +38,12 @@ export function createApp() {
 		scheme: "bearer",
 		bearerFormat: "JWT",
 		description: "Access token from a sign-in, a refresh or a login link",
+	});
+	app.openAPIRegistry.registerComponent("securitySchemes", "integrationKey", {
+		type: "apiKey",
+		in: "header",
+		name: "X-Integration-Key",
+		description: "A partner's integration key (KC7 login links)",
 	});
 	app.openAPIRegistry.registerComponent("securitySchemes", "refreshCookie", {
 		type: "apiKey",

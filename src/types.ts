@@ -10,5 +10,7 @@ export interface AppEnv {
 		requestId: string;
 		/** Set by the bearer-auth middleware. */
 		auth: AccessClaims;
+		/** Set by the integration-key middleware. */
+		integrationKey: { id: number; name: string };
 	};
 }

@@ -4,7 +4,7 @@ import { eq } from "drizzle-orm";
 import { expect } from "vitest";
 import { createApp } from "../src/app.ts";
 import { createDb } from "../src/db/client.ts";
-import { type Role, userRoles, users } from "../src/db/schema.ts";
+import { modules, type Role, userRoles, users } from "../src/db/schema.ts";
 import { hashPassword, parsePeppers } from "../src/lib/password.ts";
 
 export const BASE = "http://localhost:8787";
@@ -182,4 +182,29 @@ export function tokenFromMail(text: string): string {
 	const token = text.match(/[?&]token=([A-Za-z0-9_-]+)/)?.[1];
 	if (!token) throw new Error(`no token in mail: ${text}`);
 	return token;
+}
+
+/** A fresh user holding `roles` (none: a plain user) and an access token for them. */
+export async function userWithToken(roles: Role[] = []) {
+	const user = await createUser({ roles });
+	const { token } = await kc7Login(user.username as string);
+	return { user, token };
+}
+
+export async function createModule(options: { maxScore?: number; isCore?: boolean; title?: string } = {}) {
+	const title = options.title ?? `Module ${unique("m")}`;
+	return db()
+		.insert(modules)
+		.values({
+			title,
+			cleanTitle: title,
+			description: "A test module",
+			estTime: "na",
+			difficulty: "Easy",
+			maxScore: options.maxScore ?? 100,
+			isCore: options.isCore ?? true,
+			sortOrder: 0,
+		})
+		.returning()
+		.get();
 }

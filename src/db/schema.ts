@@ -33,6 +33,8 @@ export const users = sqliteTable(
 
 export const ROLES = ["Admin", "Manager", "API"] as const;
 export type Role = (typeof ROLES)[number];
+/** KC7's privileged callers: staff and partner backends. */
+export const STAFF_ROLES = ["Admin", "Manager", "API"] as const satisfies readonly Role[];
 
 export const userRoles = sqliteTable(
 	"user_roles",
@@ -124,4 +126,52 @@ export const devOutbox = sqliteTable(
 		createdAt: integer("created_at").notNull(),
 	},
 	(t) => [index("dev_outbox_to_idx").on(t.to, t.id)],
+);
+
+/** KC7 training modules. `isCore` modules make up the catalog and every user's progress list. */
+export const modules = sqliteTable(
+	"modules",
+	{
+		id: integer("id").primaryKey({ autoIncrement: true }),
+		title: text("title").notNull(),
+		cleanTitle: text("clean_title").notNull(),
+		description: text("description").notNull().default(""),
+		estTime: text("est_time").notNull().default("na"),
+		difficulty: text("difficulty").notNull(),
+		maxScore: integer("max_score").notNull(),
+		isCore: integer("is_core", { mode: "boolean" }).notNull().default(true),
+		sortOrder: integer("sort_order").notNull().default(0),
+	},
+	(t) => [index("modules_core_order_idx").on(t.isCore, t.sortOrder, t.id)],
+);
+
+/** A row means the user is enrolled in the module. */
+export const moduleProgress = sqliteTable(
+	"module_progress",
+	{
+		userId: integer("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		moduleId: integer("module_id")
+			.notNull()
+			.references(() => modules.id, { onDelete: "cascade" }),
+		score: integer("score").notNull().default(0),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.userId, t.moduleId] })],
+);
+
+/** Partner backends' keys for POST /api/users/:id/magic-link, stored only as SHA-256 hashes. */
+export const integrationKeys = sqliteTable(
+	"integration_keys",
+	{
+		id: integer("id").primaryKey({ autoIncrement: true }),
+		name: text("name").notNull(),
+		keyHash: text("key_hash").notNull(),
+		createdBy: integer("created_by").references(() => users.id, { onDelete: "set null" }),
+		createdAt: integer("created_at").notNull(),
+		lastUsedAt: integer("last_used_at"),
+		revokedAt: integer("revoked_at"),
+	},
+	(t) => [uniqueIndex("integration_keys_hash_unique").on(t.keyHash)],
 );

@@ -26,3 +26,15 @@ export function requireRole(roles: readonly Role[], message = "Insufficient perm
 		await next();
 	});
 }
+
+/**
+ * After bearerAuth: the user named by the `:param` path segment themself, or a caller holding one
+ * of `roles`. Decided before anything is looked up, so a 403 says nothing about existence.
+ */
+export function requireSelfOrRole(param: string, roles: readonly Role[], message = "Insufficient permissions") {
+	return createMiddleware<AppEnv>(async (c, next) => {
+		const self = c.req.param(param) === String(c.var.auth.userId);
+		if (!self && !c.var.auth.roles.some((r) => roles.includes(r))) throw new ApiError(403, message);
+		await next();
+	});
+}

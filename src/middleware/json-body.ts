@@ -73,10 +73,13 @@ export function suspiciousKey(text: string): string | null {
  * the limit, 400 for bytes that are not UTF-8, not JSON, not an object, or carry duplicate or
  * prototype keys. The parsed text is handed to Hono's body cache, so the validator reuses it.
  */
-export function jsonBodyParser(limit = JSON_BODY_LIMIT) {
+export function jsonBodyParser(options: { limit?: number; optional?: boolean } = {}) {
+	const limit = options.limit ?? JSON_BODY_LIMIT;
 	return createMiddleware<AppEnv>(async (c, next) => {
 		const contentType = c.req.header("Content-Type") ?? "";
 		const mediaType = contentType.split(";")[0]?.trim() ?? "";
+		// An optional body may be left out entirely (no content type, nothing sent): the validator then sees {}.
+		if (options.optional && !contentType && !c.req.raw.body) return next();
 		if (!JSON_MEDIA_TYPE.test(mediaType)) {
 			throw new ApiError(415, "Content-Type must be application/json");
 		}

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { ROLES } from "../db/schema.ts";
+import { usernameProblem } from "../services/users.ts";
 
 /** Schemas more than one resource returns or accepts. */
 
@@ -41,3 +42,23 @@ export const NewPasswordField = z
 	.refine((p) => [...p].length >= 8, "Password must be at least 8 characters")
 	.refine((p) => [...p].length <= 256, "Password must be at most 256 characters")
 	.openapi({ description: "8 to 256 Unicode code points, not equal to the email", example: "a-long-new-passphrase" });
+
+/** A positive integer id in a path. Kept a string in the schema; handlers convert with Number(). */
+export function idParam(name: string) {
+	return z
+		.string()
+		.regex(
+			/^[1-9]\d{0,14}$/,
+			`${name.charAt(0).toUpperCase()}${name.slice(1).replace(/_/g, " ")} must be a positive integer`,
+		)
+		.openapi({ param: { name, in: "path" }, example: "1" });
+}
+
+/** KC7 usernames: 3–32 of [A-Za-z0-9_.-], not all digits (those are ids), not "me". */
+export const UsernameField = z
+	.string()
+	.superRefine((value, ctx) => {
+		const problem = usernameProblem(value);
+		if (problem) ctx.addIssue({ code: "custom", message: problem });
+	})
+	.openapi({ example: "new_trainee", description: "3–32 of A–Z a–z 0–9 _ . -, not all digits, not 'me'" });

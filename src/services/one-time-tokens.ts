@@ -32,6 +32,8 @@ export async function issueOneTimeToken(
 	deps: { db: Db; kv: KVNamespace },
 	input: { purpose: TokenPurpose; userId: number; meta?: Record<string, unknown> },
 	now = Date.now(),
+	/** Statements to run in the same batch (e.g. recording who asked for the token). */
+	alsoRun: BatchItem<"sqlite">[] = [],
 ): Promise<{ token: string; expiresAt: number }> {
 	const { ttlSeconds, supersedes } = TOKEN_PURPOSES[input.purpose];
 	const token = randomToken(32);
@@ -56,9 +58,9 @@ export async function issueOneTimeToken(
 					isNull(oneTimeTokens.closedAt),
 				),
 			);
-		await deps.db.batch([closeOlder, insert]);
+		await deps.db.batch([closeOlder, insert, ...alsoRun]);
 	} else {
-		await insert;
+		await deps.db.batch([insert, ...alsoRun]);
 	}
 	const stored: StoredToken = { purpose: input.purpose, userId: input.userId, expiresAt };
 	await deps.kv.put(kvKey(tokenHash), JSON.stringify(stored), { expirationTtl: ttlSeconds });

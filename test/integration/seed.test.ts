@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
-import { inArray } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { users } from "../../src/db/schema.ts";
-import { DEMO_PASSWORD, DEMO_USERS, seedStatements } from "../../src/db/seed.ts";
+import { DEMO_INTEGRATION_KEY, DEMO_MODULES, DEMO_PASSWORD, DEMO_USERS, seedStatements } from "../../src/db/seed.ts";
 import { parsePeppers } from "../../src/lib/password.ts";
 import { bearer, db, send, sendJson } from "../helpers.ts";
 
@@ -26,5 +26,24 @@ describe("demo seed (npm run dev)", () => {
 			// Demo emails are verified, so ILD sign-in works too.
 			expect((await sendJson("/sign/login", { email: demo.email, password: DEMO_PASSWORD })).status).toBe(200);
 		}
+	});
+
+	it("seeds core modules, the plain user's progress and the dev integration key", async () => {
+		await env.DB.batch((await seedStatements(parsePeppers(env.PASSWORD_PEPPERS))).map((s) => env.DB.prepare(s)));
+		const catalog = (await (await send("/api/modules")).json()) as { id: number; title: string }[];
+		for (const m of DEMO_MODULES) expect(catalog).toContainEqual(expect.objectContaining({ id: m.id, title: m.title }));
+
+		const api = (await (await sendJson("/api/auth", { username: "api", password: DEMO_PASSWORD })).json()) as {
+			access_token: string;
+		};
+		const plain = await db().select().from(users).where(eq(users.email, "user@example.com")).get();
+		const progress = await send(`/api/users/${plain?.id}/modules/1`, { headers: bearer(api.access_token) });
+		expect(await progress.json()).toMatchObject({ score: 80, max_score: 100, progress: 0.8 });
+
+		const link = await send(`/api/users/${plain?.id}/magic-link`, {
+			method: "POST",
+			headers: { ...bearer(api.access_token), "X-Integration-Key": DEMO_INTEGRATION_KEY },
+		});
+		expect(link.status).toBe(200);
 	});
 });

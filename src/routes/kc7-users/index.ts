@@ -2,4 +2,9 @@ import { createRouter } from "../../lib/openapi.ts";
 import * as handlers from "./kc7-users.handlers.ts";
 import * as routes from "./kc7-users.routes.ts";
 
-export const kc7UsersRouter = createRouter().openapi(routes.me, handlers.me);
+// Order matters, as in KC7: `me` and `email/…` before the catch-all `{user}`.
+export const kc7UsersRouter = createRouter()
+	.openapi(routes.me, handlers.me)
+	.openapi(routes.byEmail, handlers.byEmail)
+	.openapi(routes.create, handlers.create)
+	.openapi(routes.byRef, handlers.byRef);

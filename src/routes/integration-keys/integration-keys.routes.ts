@@ -1,0 +1,69 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { bearerSecurity, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
+import { bearerAuth, requireRole } from "../../middleware/auth.ts";
+import { jsonBodyParser } from "../../middleware/json-body.ts";
+import { idParam } from "../schemas.ts";
+
+const tags = ["KC7: integration keys"];
+const ADMIN = [bearerAuth(), requireRole(["Admin"], "Unauthorized")];
+
+const ListedKeySchema = z
+	.object({
+		id: z.number().int(),
+		name: z.string(),
+		created_at: z.string().openapi({ format: "date-time" }),
+		last_used_at: z.string().nullable().openapi({ format: "date-time" }),
+		revoked_at: z.string().nullable().openapi({ format: "date-time" }),
+	})
+	.openapi("IntegrationKey");
+
+export const create = createRoute({
+	method: "post",
+	path: "/api/integration-keys",
+	operationId: "kc7CreateIntegrationKey",
+	tags,
+	summary: "Create a partner integration key (Admin)",
+	description: "The key is in this response only; it is stored as a hash and never shown again.",
+	security: bearerSecurity,
+	middleware: [...ADMIN, jsonBodyParser()],
+	request: jsonBody(z.strictObject({ name: z.string().trim().min(1).max(100).openapi({ example: "Acme LMS" }) })),
+	responses: {
+		201: jsonContent(
+			z
+				.object({ id: z.number().int(), name: z.string(), key: z.string(), created_at: z.string() })
+				.openapi("CreatedIntegrationKey"),
+			"Created; `key` is shown this once",
+		),
+		...errorResponses(...JSON_BODY_ERRORS, 401, 403),
+	},
+});
+
+export const list = createRoute({
+	method: "get",
+	path: "/api/integration-keys",
+	operationId: "kc7ListIntegrationKeys",
+	tags,
+	summary: "List integration keys (Admin); never the keys themselves",
+	security: bearerSecurity,
+	middleware: ADMIN,
+	responses: {
+		200: jsonContent(z.array(ListedKeySchema), "Keys, newest first; revoked ones keep `revoked_at`"),
+		...errorResponses(401, 403),
+	},
+});
+
+export const revoke = createRoute({
+	method: "delete",
+	path: "/api/integration-keys/{id}",
+	operationId: "kc7RevokeIntegrationKey",
+	tags,
+	summary: "Revoke an integration key (Admin)",
+	description: "The key stops working at once; it stays in the list with `revoked_at`.",
+	security: bearerSecurity,
+	middleware: ADMIN,
+	request: { params: z.object({ id: idParam("id") }) },
+	responses: {
+		204: { description: "Revoked" },
+		...errorResponses(400, 401, 403, 404),
+	},
+});

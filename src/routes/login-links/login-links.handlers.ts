@@ -1,0 +1,53 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import type { Context } from "hono";
+import { users } from "../../db/schema.ts";
+import { noStore } from "../../lib/cookies.ts";
+import { ApiError } from "../../lib/errors.ts";
+import { safeRedirect } from "../../lib/redirects.ts";
+import { depsOf } from "../../services/deps.ts";
+import { createLoginLink, redeemLoginToken } from "../../services/login-links.ts";
+import type { AppEnv } from "../../types.ts";
+import { startSession } from "../session-responses.ts";
+import type * as routes from "./login-links.routes.ts";
+
+export const create: RouteHandler<typeof routes.create, AppEnv> = async (c) => {
+	const userId = Number(c.req.valid("param").user_id);
+	const exists = await c.var.db.select({ id: users.id }).from(users).where(eq(users.id, userId)).get();
+	if (!exists) throw new ApiError(404, "User not found");
+	const loginLink = await createLoginLink(depsOf(c), {
+		userId,
+		integrationKeyId: c.var.integrationKey.id,
+		createdBy: c.var.auth.userId,
+		next: c.req.valid("json").next,
+	});
+	noStore(c);
+	return c.json({ login_link: loginLink }, 200);
+};
+
+/** Link scanners and browsers' prefetchers must not burn a single-use token. */
+function isPeek(c: Context<AppEnv>): boolean {
+	if (c.req.method === "HEAD") return true;
+	const purpose = `${c.req.header("Sec-Purpose") ?? ""} ${c.req.header("Purpose") ?? ""}`.toLowerCase();
+	return purpose.includes("prefetch") || purpose.includes("prerender");
+}
+
+async function redeem(c: Context<AppEnv>, token: string | undefined) {
+	const signedIn = token ? await redeemLoginToken(depsOf(c), token, c.req.header("User-Agent")) : null;
+	if (!signedIn) throw new ApiError(401, "Invalid token");
+	startSession(c, signedIn);
+	return signedIn;
+}
+
+export const magicLink: RouteHandler<typeof routes.magicLink, AppEnv> = async (c) => {
+	if (isPeek(c)) return c.body(null, 204);
+	const { token, next } = c.req.valid("query");
+	await redeem(c, token);
+	return c.redirect(safeRedirect(c.var.config, next), 302);
+};
+
+export const tokenLogin: RouteHandler<typeof routes.tokenLogin, AppEnv> = async (c) => {
+	if (isPeek(c)) return c.body(null, 204);
+	const signedIn = await redeem(c, c.req.valid("query").token);
+	return c.json({ access_token: signedIn.accessToken }, 200);
+};

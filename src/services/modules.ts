@@ -1,0 +1,130 @@
+import { and, asc, eq, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { moduleProgress, modules, users } from "../db/schema.ts";
+
+/** progress = score / max_score, a 0–1 fraction (0 when not started). */
+export function progressOf(score: number, maxScore: number): number {
+	return maxScore > 0 ? Math.min(1, Math.max(0, score / maxScore)) : 0;
+}
+
+export async function listCoreModules(db: Db) {
+	return db
+		.select({
+			id: modules.id,
+			title: modules.title,
+			clean_title: modules.cleanTitle,
+			description: modules.description,
+			est_time: modules.estTime,
+			difficulty: modules.difficulty,
+		})
+		.from(modules)
+		.where(eq(modules.isCore, true))
+		.orderBy(asc(modules.sortOrder), asc(modules.id));
+}
+
+const userExists = (db: Db, userId: number) => db.select({ id: users.id }).from(users).where(eq(users.id, userId));
+
+/** Every core module with the user's score; null when the user does not exist. One round trip. */
+export async function userModuleProgress(db: Db, userId: number) {
+	const [user, rows] = await db.batch([
+		userExists(db, userId),
+		db
+			.select({
+				module_id: modules.id,
+				module_name: modules.title,
+				score: sql<number>`coalesce(${moduleProgress.score}, 0)`,
+				max_score: modules.maxScore,
+			})
+			.from(modules)
+			.leftJoin(moduleProgress, and(eq(moduleProgress.moduleId, modules.id), eq(moduleProgress.userId, userId)))
+			.where(eq(modules.isCore, true))
+			.orderBy(asc(modules.sortOrder), asc(modules.id)),
+	]);
+	if (user.length === 0) return null;
+	return rows.map((r) => ({ ...r, progress: progressOf(r.score, r.max_score) }));
+}
+
+export type ModuleProgressResult =
+	| { kind: "ok"; progress: { user_id: number; module_id: number; score: number; max_score: number; progress: number } }
+	| { kind: "no-user" }
+	| { kind: "no-module" }
+	| { kind: "not-enrolled" };
+
+/** One round trip: user, module and enrollment read together. */
+export async function oneModuleProgress(db: Db, userId: number, moduleId: number): Promise<ModuleProgressResult> {
+	const [user, module, enrollment] = await db.batch([
+		userExists(db, userId),
+		db.select({ maxScore: modules.maxScore }).from(modules).where(eq(modules.id, moduleId)),
+		db
+			.select({ score: moduleProgress.score })
+			.from(moduleProgress)
+			.where(and(eq(moduleProgress.userId, userId), eq(moduleProgress.moduleId, moduleId))),
+	]);
+	if (user.length === 0) return { kind: "no-user" };
+	const maxScore = module[0]?.maxScore;
+	if (maxScore === undefined) return { kind: "no-module" };
+	const score = enrollment[0]?.score;
+	if (score === undefined) return { kind: "not-enrolled" };
+	return {
+		kind: "ok",
+		progress: {
+			user_id: userId,
+			module_id: moduleId,
+			score,
+			max_score: maxScore,
+			progress: progressOf(score, maxScore),
+		},
+	};
+}
+
+export type RecordScoreResult = ModuleProgressResult | { kind: "out-of-range"; maxScore: number };
+
+/**
+ * Records a score, enrolling the user. The write is one conditional upsert that only lands when
+ * the user and module exist and 0 ≤ score ≤ max_score; the read beside it (same batch) says why not.
+ */
+export async function recordScore(db: Db, userId: number, moduleId: number, score: number): Promise<RecordScoreResult> {
+	const now = Date.now();
+	const [user, module, written] = await db.batch([
+		userExists(db, userId),
+		db.select({ maxScore: modules.maxScore }).from(modules).where(eq(modules.id, moduleId)),
+		db
+			.insert(moduleProgress)
+			.select(
+				db
+					.select({
+						userId: sql<number>`${userId}`.as("user_id"),
+						moduleId: modules.id,
+						score: sql<number>`${score}`.as("score"),
+						updatedAt: sql<number>`${now}`.as("updated_at"),
+					})
+					.from(modules)
+					.where(
+						and(
+							eq(modules.id, moduleId),
+							sql`${score} between 0 and ${modules.maxScore}`,
+							sql`exists (select 1 from users where users.id = ${userId})`,
+						),
+					),
+			)
+			.onConflictDoUpdate({
+				target: [moduleProgress.userId, moduleProgress.moduleId],
+				set: { score: sql`excluded.score`, updatedAt: sql`excluded.updated_at` },
+			})
+			.returning({ score: moduleProgress.score }),
+	]);
+	if (user.length === 0) return { kind: "no-user" };
+	const maxScore = module[0]?.maxScore;
+	if (maxScore === undefined) return { kind: "no-module" };
+	if (written.length === 0) return { kind: "out-of-range", maxScore };
+	return {
+		kind: "ok",
+		progress: {
+			user_id: userId,
+			module_id: moduleId,
+			score,
+			max_score: maxScore,
+			progress: progressOf(score, maxScore),
+		},
+	};
+}

@@ -1,0 +1,303 @@
+import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { beforeAll, describe, expect, it } from "vitest";
+import { integrationKeys, oneTimeTokens } from "../../src/db/schema.ts";
+import { sha256 } from "../../src/lib/encoding.ts";
+import { createIntegrationKey } from "../../src/services/integration-keys.ts";
+import { issueOneTimeToken } from "../../src/services/one-time-tokens.ts";
+import {
+	bearer,
+	createUser,
+	db,
+	expectError,
+	refreshCookieOf,
+	send,
+	sendJson,
+	sendWith,
+	userWithToken,
+	withCookie,
+} from "../helpers.ts";
+
+let partnerKey: string;
+let partnerKeyId: number;
+beforeAll(async () => {
+	const admin = await createUser({ roles: ["Admin"] });
+	const created = await createIntegrationKey(db(), "Test partner", admin.id);
+	partnerKey = created.key;
+	partnerKeyId = created.id;
+});
+
+const linkFor = (userId: number, token: string | null, key: string | null, body?: unknown) =>
+	send(`/api/users/${userId}/magic-link`, {
+		method: "POST",
+		headers: {
+			...(token ? bearer(token) : {}),
+			...(key ? { "X-Integration-Key": key } : {}),
+			...(body === undefined ? {} : { "Content-Type": "application/json" }),
+		},
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+
+async function loginToken(userId: number) {
+	return (await issueOneTimeToken({ db: db(), kv: env.TOKENS }, { purpose: "login", userId })).token;
+}
+
+const magic = (query: string, init: RequestInit = {}) =>
+	send(`/auth/magic-link?${query}`, { redirect: "manual", ...init });
+
+describe("POST /api/users/:user_id/magic-link", () => {
+	it("returns a single-use link on the configured base URL, and records which key and caller made it", async () => {
+		const { user: caller, token } = await userWithToken(["API"]);
+		const target = await createUser();
+		const res = await send(`https://evil.example/api/users/${target.id}/magic-link`, {
+			method: "POST",
+			headers: { ...bearer(token), "X-Integration-Key": partnerKey, Host: "evil.example" },
+		});
+		expect(res.status).toBe(200);
+		expect(res.headers.get("Cache-Control")).toBe("no-store");
+		const { login_link } = (await res.json()) as { login_link: string };
+		const url = new URL(login_link);
+		expect(`${url.origin}${url.pathname}`).toBe("http://localhost:8787/auth/magic-link");
+		const linkToken = url.searchParams.get("token") as string;
+		expect(linkToken).toMatch(/^[\w-]{43}$/);
+
+		const row = await db()
+			.select()
+			.from(oneTimeTokens)
+			.where(eq(oneTimeTokens.tokenHash, await sha256(linkToken)))
+			.get();
+		expect(row?.purpose).toBe("login");
+		expect(row?.userId).toBe(target.id);
+		expect(JSON.parse(row?.meta ?? "{}")).toMatchObject({ integrationKeyId: partnerKeyId, createdBy: caller.id });
+		expect(row && row.expiresAt - row.createdAt).toBe(10 * 60 * 1000);
+		const key = await db().select().from(integrationKeys).where(eq(integrationKeys.id, partnerKeyId)).get();
+		expect(key?.lastUsedAt).not.toBeNull();
+	});
+
+	it("carries `next` into the link", async () => {
+		const { token } = await userWithToken(["Manager"]);
+		const target = await createUser();
+		const res = await linkFor(target.id, token, partnerKey, { next: "/dashboard/modules" });
+		const { login_link } = (await res.json()) as { login_link: string };
+		expect(new URL(login_link).searchParams.get("next")).toBe("/dashboard/modules");
+	});
+
+	it("checks token (401), then key (401 Unauthorized), then role (403), then the user (404)", async () => {
+		const plain = await userWithToken();
+		const staff = await userWithToken(["Admin"]);
+		const target = await createUser();
+		await expectError(await linkFor(target.id, null, partnerKey), 401);
+		await expectError(await linkFor(target.id, null, null), 401);
+		await expectError(await linkFor(target.id, staff.token, null), 401, "Unauthorized");
+		await expectError(await linkFor(target.id, staff.token, "ik_wrong"), 401, "Unauthorized");
+		await expectError(await linkFor(target.id, plain.token, "ik_wrong"), 401, "Unauthorized");
+		await expectError(await linkFor(target.id, plain.token, partnerKey), 403);
+		await expectError(await linkFor(999999999, plain.token, partnerKey), 403);
+		await expectError(await linkFor(999999999, staff.token, partnerKey), 404, "User not found");
+		await expectError(await linkFor(target.id, staff.token, partnerKey, { next: 5 }), 400);
+		await expectError(await linkFor(target.id, staff.token, partnerKey, { role: "Admin" }), 400);
+	});
+});
+
+describe("GET /auth/magic-link", () => {
+	it("consumes the token, sets the refresh cookie and redirects to the dashboard; a second use is 401", async () => {
+		const user = await createUser();
+		const token = await loginToken(user.id);
+		const res = await magic(`token=${token}`);
+		expect(res.status).toBe(302);
+		expect(res.headers.get("Location")).toBe(env.DASHBOARD_URL);
+		expect(res.headers.get("Cache-Control")).toBe("no-store");
+		const refresh = refreshCookieOf(res) as string;
+		expect((await send("/sign/refresh", { headers: withCookie(refresh) })).status).toBe(200);
+		const again = await magic(`token=${token}`);
+		expect(await again.json()).toEqual({ error: "Unauthorized", message: "Invalid token" });
+		expect(again.status).toBe(401);
+	});
+
+	it("answers HEAD and prefetches with 204, no cookie, and leaves the token unused", async () => {
+		const user = await createUser();
+		const token = await loginToken(user.id);
+		const peeks = [
+			await magic(`token=${token}`, { method: "HEAD" }),
+			await magic(`token=${token}`, { headers: { "Sec-Purpose": "prefetch" } }),
+			await magic(`token=${token}`, { headers: { "Sec-Purpose": "prefetch;prerender" } }),
+			await magic(`token=${token}`, { headers: { Purpose: "prefetch" } }),
+			await magic("token=not-a-valid-token", { method: "HEAD" }),
+			await send(`/auth/token-login?token=${token}`, { method: "HEAD" }),
+		];
+		for (const res of peeks) {
+			expect(res.status).toBe(204);
+			expect(refreshCookieOf(res)).toBeNull();
+		}
+		expect((await magic(`token=${token}`)).status).toBe(302);
+	});
+
+	it("redirects to `next` only inside allowed origins", async () => {
+		const allowed: [string, string][] = [
+			["/dashboard/modules?x=1", "http://localhost:5173/dashboard/modules?x=1"],
+			["modules", "http://localhost:5173/modules"],
+			["http://localhost:5173/elsewhere", "http://localhost:5173/elsewhere"],
+			["http://127.0.0.1:3000/dev", "http://127.0.0.1:3000/dev"], // development: loopback is allowed
+		];
+		const hostile = [
+			"//evil.com",
+			"//evil.com/dashboard",
+			"/\\evil.com",
+			"/\t/evil.com",
+			"\\\\evil.com",
+			"https://evil.com",
+			"https:evil.com",
+			"javascript:alert(1)",
+			"JaVaScRiPt:alert(1)",
+			"data:text/html,<script>alert(1)</script>",
+			"http://localhost.evil.com",
+			"http://localhost:5173@evil.com",
+			"https://user:pass@localhost:5173/x",
+			"http://[::1]:5173/",
+			"ftp://localhost:5173/",
+		];
+		for (const [next, location] of allowed) {
+			const user = await createUser();
+			const res = await magic(`token=${await loginToken(user.id)}&next=${encodeURIComponent(next)}`);
+			expect(res.headers.get("Location"), next).toBe(location);
+		}
+		for (const next of hostile) {
+			const user = await createUser();
+			const res = await magic(`token=${await loginToken(user.id)}&next=${encodeURIComponent(next)}`);
+			expect(res.status).toBe(302);
+			expect(res.headers.get("Location"), next).toBe(env.DASHBOARD_URL);
+		}
+	});
+
+	it("in production allows only the dashboard's origin and ALLOWED_REDIRECT_ORIGINS", async () => {
+		const prod = {
+			ENVIRONMENT: "production",
+			DASHBOARD_URL: "https://app.example.com/dashboard",
+			ALLOWED_REDIRECT_ORIGINS: "https://learn.example.org",
+		};
+		const cases: [string, string][] = [
+			["/x", "https://app.example.com/x"],
+			["https://learn.example.org/course", "https://learn.example.org/course"],
+			["http://localhost:5173/", "https://app.example.com/dashboard"],
+			["http://app.example.com/", "https://app.example.com/dashboard"],
+		];
+		for (const [next, location] of cases) {
+			const user = await createUser();
+			const token = await loginToken(user.id);
+			const res = await sendWith(prod, `/auth/magic-link?token=${token}&next=${encodeURIComponent(next)}`);
+			expect(res.headers.get("Location"), next).toBe(location);
+		}
+	});
+
+	it('answers missing, malformed, unknown and expired tokens with 401 "Invalid token"', async () => {
+		await expectError(await magic(""), 401, "Invalid token");
+		await expectError(await magic("token=abc"), 401, "Invalid token");
+		await expectError(await magic(`token=${"A".repeat(43)}`), 401, "Invalid token");
+		const user = await createUser();
+		const token = await loginToken(user.id);
+		await db()
+			.update(oneTimeTokens)
+			.set({ expiresAt: Date.now() - 1 })
+			.where(eq(oneTimeTokens.tokenHash, await sha256(token)));
+		await expectError(await magic(`token=${token}`), 401, "Invalid token");
+	});
+});
+
+describe("GET /auth/token-login", () => {
+	it("returns an access token and the refresh cookie once", async () => {
+		const user = await createUser();
+		const token = await loginToken(user.id);
+		const res = await send(`/auth/token-login?token=${token}`);
+		expect(res.status).toBe(200);
+		const body = (await res.json()) as { access_token: string };
+		expect(Object.keys(body)).toEqual(["access_token"]);
+		const me = await send("/api/users/me", { headers: bearer(body.access_token) });
+		expect(((await me.json()) as { user_id: number }).user_id).toBe(user.id);
+		expect(refreshCookieOf(res)).toBeTruthy();
+		await expectError(await send(`/auth/token-login?token=${token}`), 401, "Invalid token");
+		await expectError(await send("/auth/token-login"), 401, "Invalid token");
+	});
+
+	it("one token, 20 concurrent redemptions across both endpoints: exactly one succeeds", async () => {
+		const user = await createUser();
+		const token = await loginToken(user.id);
+		const results = await Promise.all(
+			Array.from({ length: 20 }, (_, i) =>
+				i % 2 ? send(`/auth/token-login?token=${token}`) : magic(`token=${token}`),
+			),
+		);
+		const ok = results.filter((r) => r.status === 200 || r.status === 302);
+		expect(ok).toHaveLength(1);
+		expect(results.filter((r) => r.status === 401)).toHaveLength(19);
+	});
+
+	it("works end to end from a link a partner created", async () => {
+		const { token } = await userWithToken(["API"]);
+		const target = await createUser();
+		const { login_link } = (await (await linkFor(target.id, token, partnerKey)).json()) as { login_link: string };
+		const url = new URL(login_link);
+		const res = await send(`/auth/token-login${url.search}`);
+		expect(res.status).toBe(200);
+	});
+});
+
+describe("integration keys (Admin)", () => {
+	it("creates a key shown once, lists it without the key, and revokes it at once", async () => {
+		const { token } = await userWithToken(["Admin"]);
+		const created = await sendJson("/api/integration-keys", { name: "Acme LMS" }, { headers: bearer(token) });
+		expect(created.status).toBe(201);
+		const key = (await created.json()) as { id: number; name: string; key: string; created_at: string };
+		expect(key).toEqual({
+			id: expect.any(Number),
+			name: "Acme LMS",
+			key: expect.stringMatching(/^ik_[\w-]{43}$/),
+			created_at: expect.any(String),
+		});
+		const row = await db().select().from(integrationKeys).where(eq(integrationKeys.id, key.id)).get();
+		expect(row?.keyHash).toBe(await sha256(key.key));
+		expect(JSON.stringify(row)).not.toContain(key.key);
+
+		const list = await send("/api/integration-keys", { headers: bearer(token) });
+		const text = await list.text();
+		expect(text).not.toContain(key.key);
+		const listed = (JSON.parse(text) as { id: number }[]).find((k) => k.id === key.id);
+		expect(listed).toEqual({
+			id: key.id,
+			name: "Acme LMS",
+			created_at: key.created_at,
+			last_used_at: null,
+			revoked_at: null,
+		});
+
+		const target = await createUser();
+		const staff = await userWithToken(["API"]);
+		expect((await linkFor(target.id, staff.token, key.key)).status).toBe(200);
+		const revoked = await send(`/api/integration-keys/${key.id}`, { method: "DELETE", headers: bearer(token) });
+		expect(revoked.status).toBe(204);
+		await expectError(await linkFor(target.id, staff.token, key.key), 401, "Unauthorized");
+		const after = (
+			(await (await send("/api/integration-keys", { headers: bearer(token) })).json()) as {
+				id: number;
+				revoked_at: string | null;
+				last_used_at: string | null;
+			}[]
+		).find((k) => k.id === key.id);
+		expect(after?.revoked_at).toMatch(/Z$/);
+		expect(after?.last_used_at).toMatch(/Z$/);
+	});
+
+	it("is Admin only, validates names, and 404s unknown ids", async () => {
+		for (const roles of [[], ["Manager"], ["API"]] as const) {
+			const { token } = await userWithToken([...roles]);
+			await expectError(await sendJson("/api/integration-keys", { name: "x" }, { headers: bearer(token) }), 403);
+			await expectError(await send("/api/integration-keys", { headers: bearer(token) }), 403);
+			await expectError(await send("/api/integration-keys/1", { method: "DELETE", headers: bearer(token) }), 403);
+		}
+		await expectError(await send("/api/integration-keys"), 401);
+		const { token } = await userWithToken(["Admin"]);
+		await expectError(await sendJson("/api/integration-keys", { name: "" }, { headers: bearer(token) }), 400);
+		await expectError(await sendJson("/api/integration-keys", {}, { headers: bearer(token) }), 400, "Name is required");
+		await expectError(await send("/api/integration-keys/999999", { method: "DELETE", headers: bearer(token) }), 404);
+		await expectError(await send("/api/integration-keys/abc", { method: "DELETE", headers: bearer(token) }), 400);
+	});
+});
