@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { STAFF_ROLES } from "../../db/schema.ts";
-import { bearerSecurity, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
+import { errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
 import { bearerAuth, requireRole } from "../../middleware/auth.ts";
 import { integrationKeyAuth } from "../../middleware/integration-key.ts";
 import { jsonBodyParser } from "../../middleware/json-body.ts";
