@@ -3,6 +3,7 @@ import { createRouter } from "./lib/openapi.ts";
 import { notFoundHandler, onError } from "./middleware/error-handler.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { responseHeaders } from "./middleware/response-headers.ts";
+import { communitiesRouter } from "./routes/communities/index.ts";
 import { devRouter } from "./routes/dev/index.ts";
 import { integrationKeysRouter } from "./routes/integration-keys/index.ts";
 import { kc7AuthRouter } from "./routes/kc7-auth/index.ts";
@@ -12,6 +13,7 @@ import { loginLinksRouter } from "./routes/login-links/index.ts";
 import { metaRouter } from "./routes/meta/index.ts";
 import { signRouter } from "./routes/sign/index.ts";
 import { userRouter } from "./routes/user/index.ts";
+import { userAdminRouter } from "./routes/user-admin/index.ts";
 
 const DESCRIPTION =
 	"One identity core under two API surfaces: the KC7 API (snake_case, /api and /auth) and the ILD Auth API " +
@@ -26,6 +28,8 @@ export function createApp() {
 	app.route("/", metaRouter);
 	app.route("/", signRouter);
 	app.route("/", userRouter);
+	app.route("/", userAdminRouter);
+	app.route("/", communitiesRouter);
 	app.route("/", kc7AuthRouter);
 	app.route("/", kc7UsersRouter);
 	app.route("/", kc7ModulesRouter);
@@ -68,5 +72,9 @@ export function openApiDocument(app: App, config: Pick<Config, "publicBaseUrl" |
 	});
 	// The development outbox only exists (and is only documented) in development.
 	if (!config.isDevelopment) delete document.paths?.["/dev/outbox"];
+	// Router-level constraints (`{userId{[0-9]+}}`) are Hono syntax; OpenAPI names the parameter alone.
+	document.paths = Object.fromEntries(
+		Object.entries(document.paths ?? {}).map(([path, item]) => [path.replace(/\{(\w+)\{[^/]*?\}\}/g, "{$1}"), item]),
+	);
 	return document;
 }

@@ -175,3 +175,32 @@ export const integrationKeys = sqliteTable(
 	},
 	(t) => [uniqueIndex("integration_keys_hash_unique").on(t.keyHash)],
 );
+
+/** Categories a community carries; a member's `categories` is the distinct union over their communities. */
+export const communityCategories = sqliteTable(
+	"community_categories",
+	{
+		communityId: integer("community_id")
+			.notNull()
+			.references(() => communities.id, { onDelete: "cascade" }),
+		name: text("name").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.communityId, t.name] })],
+);
+
+/** Paid or granted periods; a user's subscription status is recomputed from them. Periods are [startsAt, endsAt). */
+export const subscriptionPeriods = sqliteTable(
+	"subscription_periods",
+	{
+		id: integer("id").primaryKey({ autoIncrement: true }),
+		userId: integer("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		plan: text("plan").notNull(),
+		startsAt: integer("starts_at").notNull(),
+		endsAt: integer("ends_at").notNull(),
+		source: text("source").notNull().default("admin"),
+		createdAt: integer("created_at").notNull(),
+	},
+	(t) => [index("subscription_periods_user_idx").on(t.userId, t.endsAt)],
+);

@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "../lib/errors.ts";
 import type { AppEnv } from "../types.ts";
@@ -68,6 +69,32 @@ export function suspiciousKey(text: string): string | null {
 	return null;
 }
 
+const mediaTypeOf = (contentType: string) => contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+
+/** Reads, checks and caches a JSON object body (see jsonBodyParser for the rules). */
+async function acceptJson(c: Context<AppEnv>, limit: number) {
+	const bytes = await readBodyLimited(c.req.raw, limit);
+	let text: string;
+	try {
+		text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+	} catch {
+		throw new ApiError(400, "Request body is not valid UTF-8");
+	}
+	let value: unknown;
+	try {
+		value = JSON.parse(text);
+	} catch {
+		throw new ApiError(400, "Request body is not valid JSON");
+	}
+	if (typeof value !== "object" || value === null || Array.isArray(value)) {
+		throw new ApiError(400, "Request body must be a JSON object");
+	}
+	const problem = suspiciousKey(text);
+	if (problem) throw new ApiError(400, problem);
+	// Hono caches body reads as promises (its type says otherwise); the validator's c.req.json() reads this.
+	(c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text);
+}
+
 /**
  * Every JSON-body route runs this before its validator: 415 for another content type, 413 past
  * the limit, 400 for bytes that are not UTF-8, not JSON, not an object, or carry duplicate or
@@ -77,32 +104,45 @@ export function jsonBodyParser(options: { limit?: number; optional?: boolean } =
 	const limit = options.limit ?? JSON_BODY_LIMIT;
 	return createMiddleware<AppEnv>(async (c, next) => {
 		const contentType = c.req.header("Content-Type") ?? "";
-		const mediaType = contentType.split(";")[0]?.trim() ?? "";
 		// An optional body may be left out entirely (no content type, nothing sent): the validator then sees {}.
 		if (options.optional && !contentType && !c.req.raw.body) return next();
-		if (!JSON_MEDIA_TYPE.test(mediaType)) {
+		if (!JSON_MEDIA_TYPE.test(mediaTypeOf(contentType)))
 			throw new ApiError(415, "Content-Type must be application/json");
+		await acceptJson(c, limit);
+		await next();
+	});
+}
+
+/**
+ * For routes that take a file: `multipart/form-data` (at most `multipartLimit` bytes, 413 decided
+ * from Content-Length before reading when it is present) or a JSON object for the text fields.
+ * Each form field may appear once; the parsed form is handed to Hono's body cache for the validator.
+ */
+export function multipartOrJsonBodyParser(multipartLimit: number) {
+	return createMiddleware<AppEnv>(async (c, next) => {
+		const contentType = c.req.header("Content-Type") ?? "";
+		const mediaType = mediaTypeOf(contentType);
+		if (JSON_MEDIA_TYPE.test(mediaType)) {
+			await acceptJson(c, JSON_BODY_LIMIT);
+			return next();
 		}
-		const bytes = await readBodyLimited(c.req.raw, limit);
-		let text: string;
+		if (mediaType !== "multipart/form-data") {
+			throw new ApiError(415, "Content-Type must be multipart/form-data or application/json");
+		}
+		const bytes = await readBodyLimited(c.req.raw, multipartLimit);
+		let form: FormData;
 		try {
-			text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+			form = await new Response(bytes, { headers: { "Content-Type": contentType } }).formData();
 		} catch {
-			throw new ApiError(400, "Request body is not valid UTF-8");
+			throw new ApiError(400, "Request body is not valid multipart/form-data");
 		}
-		let value: unknown;
-		try {
-			value = JSON.parse(text);
-		} catch {
-			throw new ApiError(400, "Request body is not valid JSON");
+		const seen = new Set<string>();
+		for (const name of form.keys()) {
+			if (FORBIDDEN_KEYS.has(name)) throw new ApiError(400, `Field "${name}" is not allowed`);
+			if (seen.has(name)) throw new ApiError(400, `Field "${name}" is given more than once`);
+			seen.add(name);
 		}
-		if (typeof value !== "object" || value === null || Array.isArray(value)) {
-			throw new ApiError(400, "Request body must be a JSON object");
-		}
-		const problem = suspiciousKey(text);
-		if (problem) throw new ApiError(400, problem);
-		// Hono caches body reads as promises (its type says otherwise); the validator's c.req.json() reads this.
-		(c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text);
+		(c.req.bodyCache as Record<string, unknown>).formData = Promise.resolve(form);
 		await next();
 	});
 }

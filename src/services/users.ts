@@ -1,4 +1,4 @@
-import { eq, getTableColumns, sql } from "drizzle-orm";
+import { asc, count, eq, getTableColumns, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { ROLES, type Role, users } from "../db/schema.ts";
 import { conflict } from "../lib/errors.ts";
@@ -20,7 +20,7 @@ export function usernameProblem(username: string): string | null {
 }
 
 // Roles and memberships come along in the same statement: one D1 round trip per user read.
-const recordColumns = {
+export const recordColumns = {
 	...getTableColumns(users),
 	roleList: sql<string | null>`(select group_concat(role) from user_roles where user_roles.user_id = ${users.id})`,
 	communityList: sql<string>`(select json_group_array(community_id) from (select community_id from community_memberships where community_memberships.user_id = ${users.id} order by community_id))`,
@@ -28,7 +28,7 @@ const recordColumns = {
 
 type RecordRow = UserRow & { roleList: string | null; communityList: string };
 
-function toRecord(row: RecordRow | undefined): UserRecord | null {
+export function toRecord(row: RecordRow | undefined): UserRecord | null {
 	if (!row) return null;
 	const { roleList, communityList, ...user } = row;
 	return {
@@ -120,8 +120,100 @@ export async function createUser(
 			.get();
 		return { ...row, roles: [], communities: [] };
 	} catch (error) {
-		if (isUniqueViolation(error, "email")) throw conflict("Email is already registered");
-		if (isUniqueViolation(error, "username")) throw conflict("Username is already taken");
-		throw error;
+		rethrowConflict(error);
 	}
+}
+
+/** Maps a unique-index violation to the contract's 409; rethrows anything else. */
+function rethrowConflict(error: unknown): never {
+	if (isUniqueViolation(error, "email")) throw conflict("Email is already registered");
+	if (isUniqueViolation(error, "username")) throw conflict("Username is already taken");
+	throw error;
+}
+
+export interface ProfileChanges {
+	firstName?: string;
+	lastName?: string;
+	username?: string;
+	profileImageKey?: string;
+}
+
+/**
+ * Applies profile changes in one batch (one transaction): the image key the update replaced is
+ * read inside the same transaction, so under concurrent uploads every request learns exactly the
+ * key it displaced, and each displaced object is deleted by exactly one request.
+ */
+export async function updateProfile(
+	db: Db,
+	userId: number,
+	changes: ProfileChanges,
+): Promise<{ user: UserRecord | null; replacedImageKey: string | null }> {
+	try {
+		const [before, , after] = await db.batch([
+			db.select({ key: users.profileImageKey }).from(users).where(eq(users.id, userId)),
+			db
+				.update(users)
+				.set({ ...changes, updatedAt: Date.now() })
+				.where(eq(users.id, userId)),
+			db.select(recordColumns).from(users).where(eq(users.id, userId)),
+		]);
+		const previous = before[0]?.key ?? null;
+		const replaced = changes.profileImageKey !== undefined && previous !== changes.profileImageKey ? previous : null;
+		return { user: toRecord(after[0]), replacedImageKey: replaced };
+	} catch (error) {
+		rethrowConflict(error);
+	}
+}
+
+/** Sets the tutorial-completed time once; later calls keep the first time. One round trip. */
+export async function completeTutorial(db: Db, userId: number): Promise<UserRecord | null> {
+	const now = Date.now();
+	const [, after] = await db.batch([
+		db
+			.update(users)
+			.set({ tutorialCompletedAt: sql`coalesce(${users.tutorialCompletedAt}, ${now})`, updatedAt: now })
+			.where(eq(users.id, userId)),
+		db.select(recordColumns).from(users).where(eq(users.id, userId)),
+	]);
+	return toRecord(after[0]);
+}
+
+export async function publicProfile(db: Db, userId: number) {
+	return (
+		(await db
+			.select({
+				id: users.id,
+				firstName: users.firstName,
+				lastName: users.lastName,
+				profileImage: users.profileImageKey,
+			})
+			.from(users)
+			.where(eq(users.id, userId))
+			.get()) ?? null
+	);
+}
+
+/** Admin listing: a page of user records and the total matching `q`, in one round trip. */
+export async function listUsers(db: Db, options: { limit: number; offset: number; q?: string }) {
+	const pattern = options.q ? `%${options.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%` : undefined;
+	// Each column matched with LIKE … ESCAPE so '%' and '_' in the query are literal.
+	const matches = (column: SQL) => sql`${column} like ${pattern} escape '\\'`;
+	const where = pattern
+		? or(
+				matches(sql`${users.email}`),
+				matches(sql`${users.username}`),
+				matches(sql`(${users.firstName} || ' ' || ${users.lastName})`),
+			)
+		: undefined;
+	const [total, page] = await db.batch([
+		db.select({ n: count() }).from(users).where(where),
+		db
+			.select(recordColumns)
+			.from(users)
+			.where(where)
+			.orderBy(asc(users.id))
+			.limit(options.limit)
+			.offset(options.offset),
+	]);
+	return { total: total[0]?.n ?? 0, users: page.map((row) => toRecord(row) as UserRecord) };
 }

@@ -1,30 +1,19 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { sha256 } from "../../lib/encoding.ts";
 import { ApiError } from "../../lib/errors.ts";
+import { cacheableJson } from "../../lib/http-cache.ts";
 import * as modules from "../../services/modules.ts";
 import type { AppEnv } from "../../types.ts";
 import type * as routes from "./kc7-modules.routes.ts";
 
-const CATALOG_CACHE = "public, max-age=300, s-maxage=300";
 const NOT_FOUND: Record<"no-user" | "no-module" | "not-enrolled", string> = {
 	"no-user": "User not found",
 	"no-module": "Module not found",
 	"not-enrolled": "User is not enrolled in this module",
 };
 
-function etagMatches(header: string | undefined, etag: string): boolean {
-	if (!header) return false;
-	if (header.trim() === "*") return true;
-	return header.split(",").some((candidate) => candidate.trim().replace(/^W\//, "") === etag);
-}
-
 export const list: RouteHandler<typeof routes.list, AppEnv> = async (c) => {
 	const catalog = await modules.listCoreModules(c.var.db);
-	const body = JSON.stringify(catalog);
-	const etag = `"${await sha256(body)}"`;
-	c.header("Cache-Control", CATALOG_CACHE);
-	c.header("ETag", etag);
-	if (etagMatches(c.req.header("If-None-Match"), etag)) return c.body(null, 304);
+	if ((await cacheableJson(c, catalog, 300)).notModified) return c.body(null, 304);
 	return c.json(catalog, 200);
 };
 

@@ -1,8 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { bearerSecurity, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
 import { bearerAuth } from "../../middleware/auth.ts";
-import { jsonBodyParser } from "../../middleware/json-body.ts";
-import { IldUserSchema, LoginPasswordField, MessageSchema, NewPasswordField } from "../schemas.ts";
+import { jsonBodyParser, multipartOrJsonBodyParser } from "../../middleware/json-body.ts";
+import { MAX_IMAGE_BYTES } from "../../services/profile-images.ts";
+import { IldUserSchema, LoginPasswordField, MessageSchema, NewPasswordField, UsernameField } from "../schemas.ts";
 
 const tags = ["ILD: user"];
 
@@ -34,5 +35,146 @@ export const changePassword = createRoute({
 	responses: {
 		200: jsonContent(MessageSchema, "Password changed"),
 		...errorResponses(...JSON_BODY_ERRORS, 401, 429),
+	},
+});
+
+const NameField = z.string().trim().min(1).max(100);
+const ProfileText = {
+	firstName: NameField.optional(),
+	lastName: NameField.optional(),
+	username: UsernameField.optional(),
+};
+
+export const updateProfile = createRoute({
+	method: "put",
+	path: "/user/profile",
+	operationId: "ildUpdateProfile",
+	tags,
+	summary: "Update the own profile (text fields and/or image)",
+	description:
+		"`multipart/form-data` with `firstName`, `lastName`, `username` and the file `profileImage`, or JSON for the text fields. " +
+		"Other fields (`role`, `email`, `id`, …) are rejected. The image: at most 5 MiB (413), JPEG, PNG, WebP or GIF decided " +
+		"by its bytes (415 otherwise); it is stored under a new random key and the previous image is deleted after the user " +
+		"row points at the new one. A taken username is 409.",
+	security: bearerSecurity,
+	middleware: [bearerAuth(), multipartOrJsonBodyParser(MAX_IMAGE_BYTES + 64 * 1024)],
+	request: {
+		body: {
+			content: {
+				"application/json": { schema: z.strictObject(ProfileText) },
+				"multipart/form-data": {
+					schema: z.strictObject({
+						...ProfileText,
+						profileImage: z
+							.instanceof(File, { message: "Profile image must be a file" })
+							.optional()
+							.openapi({ type: "string", format: "binary" }),
+					}),
+				},
+			},
+		},
+	},
+	responses: {
+		200: jsonContent(IldUserSchema, "The updated user"),
+		...errorResponses(400, 401, 409, 413, 415),
+	},
+});
+
+export const publicProfile = createRoute({
+	method: "get",
+	path: "/user/profile/{userId}",
+	operationId: "ildGetPublicProfile",
+	tags,
+	summary: "A user's public profile",
+	description: "No authentication. Unknown or non-numeric ids: 404.",
+	security: [],
+	request: {
+		params: z.object({
+			userId: z
+				.string()
+				.max(32)
+				.openapi({ param: { name: "userId", in: "path" }, example: "4" }),
+		}),
+	},
+	responses: {
+		200: jsonContent(
+			z
+				.object({
+					id: z.number().int(),
+					firstName: z.string(),
+					lastName: z.string(),
+					profileImage: z.string().nullable(),
+				})
+				.openapi("PublicProfile"),
+			"The public profile",
+		),
+		...errorResponses(404),
+	},
+});
+
+export const streamImage = createRoute({
+	method: "get",
+	path: "/user/profile/stream/{key}",
+	operationId: "ildStreamProfileImage",
+	tags,
+	summary: "A profile image's bytes",
+	description:
+		"With its stored `Content-Type`, `ETag`, `Cache-Control: private` (keys are immutable) and `nosniff`. " +
+		"`If-None-Match` with the current ETag gives 304 and no body. Unknown keys: 404.",
+	security: bearerSecurity,
+	middleware: [bearerAuth()],
+	request: {
+		params: z.object({
+			key: z
+				.string()
+				.max(256)
+				.openapi({ param: { name: "key", in: "path" } }),
+		}),
+	},
+	responses: {
+		200: {
+			description: "The image",
+			content: { "image/*": { schema: z.string().openapi({ type: "string", format: "binary" }) } },
+		},
+		304: { description: "Not modified" },
+		...errorResponses(401, 404),
+	},
+});
+
+export const completeTutorial = createRoute({
+	method: "put",
+	path: "/user/tutorial",
+	operationId: "ildCompleteTutorial",
+	tags,
+	summary: "Mark the tutorial completed",
+	description: "Idempotent: the first completion time is kept.",
+	security: bearerSecurity,
+	middleware: [bearerAuth()],
+	responses: {
+		200: jsonContent(IldUserSchema, "The user, `tutorialCompleted: true`"),
+		...errorResponses(401),
+	},
+});
+
+export const joinCommunity = createRoute({
+	method: "patch",
+	path: "/user/community/join/{communityId}",
+	operationId: "ildJoinCommunity",
+	tags,
+	summary: "Join a community",
+	description: "Idempotent. The user's `categories` are recomputed in the same transaction.",
+	security: bearerSecurity,
+	middleware: [bearerAuth()],
+	request: {
+		params: z.object({
+			communityId: z
+				.string()
+				.max(32)
+				.openapi({ param: { name: "communityId", in: "path" }, example: "1" }),
+		}),
+	},
+	responses: {
+		200: jsonContent(IldUserSchema, "The user, including the community"),
+		...errorResponses(401, 404),
 	},
 });

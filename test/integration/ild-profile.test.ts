@@ -1,0 +1,264 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { DISGUISED, IMAGES, pngOfSize } from "../fixtures/images.ts";
+import {
+	bearer,
+	countingD1,
+	createUser,
+	expectError,
+	send,
+	sendJson,
+	sendWith,
+	unique,
+	userRow,
+	userWithToken,
+} from "../helpers.ts";
+
+type User = { id: number; profileImage: string | null; username: string | null; firstName: string };
+
+function form(fields: Record<string, string | { bytes: Uint8Array; name: string; type: string }>) {
+	const body = new FormData();
+	for (const [key, value] of Object.entries(fields)) {
+		if (typeof value === "string") body.append(key, value);
+		else body.append(key, new File([value.bytes], value.name, { type: value.type }));
+	}
+	return body;
+}
+
+const putForm = (token: string, body: FormData) =>
+	send("/user/profile", { method: "PUT", headers: bearer(token), body });
+const putJson = (token: string, body: unknown) =>
+	sendJson("/user/profile", body, { method: "PUT", headers: bearer(token) });
+
+async function objectsOf(userId: number): Promise<string[]> {
+	const keys: string[] = [];
+	let cursor: string | undefined;
+	do {
+		const page = await env.PROFILE_IMAGES.list({ include: ["customMetadata"], cursor });
+		for (const o of page.objects) if (o.customMetadata?.userId === String(userId)) keys.push(o.key);
+		cursor = page.truncated ? page.cursor : undefined;
+	} while (cursor);
+	return keys;
+}
+
+async function upload(token: string, bytes: Uint8Array, name = "me.bin", type = "application/octet-stream") {
+	return putForm(token, form({ profileImage: { bytes, name, type } }));
+}
+
+describe("GET /user/profile/:userId (public)", () => {
+	it("returns only the public fields, without authentication, in one D1 round trip", async () => {
+		const user = await createUser({ firstName: "Pia" });
+		const { d1, counter } = countingD1(env.DB);
+		const res = await sendWith({ DB: d1 }, `/user/profile/${user.id}`);
+		expect(await res.json()).toEqual({ id: user.id, firstName: "Pia", lastName: "User", profileImage: null });
+		expect(counter.count).toBe(1);
+	});
+
+	it("404s unknown and non-numeric ids", async () => {
+		for (const id of ["999999999", "abc", "-1", "1.5", "0", "1e3", "%00", "..%2F1"]) {
+			await expectError(await send(`/user/profile/${id}`), 404, "User not found");
+		}
+	});
+});
+
+describe("PUT /user/profile (JSON)", () => {
+	it("updates names and username, and GET /user/profile (one round trip) shows them", async () => {
+		const { user, token } = await userWithToken();
+		const username = unique("New.Name-");
+		const res = await putJson(token, { firstName: "  Zoë ", lastName: "Ng", username });
+		expect(res.status).toBe(200);
+		expect(await res.json()).toMatchObject({ id: user.id, firstName: "Zoë", lastName: "Ng", username });
+		const { d1, counter } = countingD1(env.DB);
+		const own = await sendWith({ DB: d1 }, "/user/profile", { headers: bearer(token) });
+		expect(await own.json()).toMatchObject({ firstName: "Zoë", username });
+		expect(counter.count).toBe(1);
+	});
+
+	it("rejects unknown and privileged fields (400 naming them) and changes nothing", async () => {
+		const { user, token } = await userWithToken();
+		const body = await expectError(
+			await putJson(token, { firstName: "X", role: "Admin", email: "a@b.co", id: 1 }),
+			400,
+		);
+		expect(body.issues?.map((i) => i.path).sort()).toEqual(["email", "id", "role"]);
+		expect((await userRow(user.id))?.firstName).toBe("Test");
+	});
+
+	it("validates lengths and the username rules; a taken username is 409", async () => {
+		const { token } = await userWithToken();
+		const other = await createUser();
+		await expectError(await putJson(token, { firstName: "x".repeat(101) }), 400);
+		await expectError(await putJson(token, { firstName: "   " }), 400);
+		await expectError(await putJson(token, { username: "12345" }), 400, "Username must not be all digits");
+		await expectError(await putJson(token, { username: "me" }), 400);
+		await expectError(
+			await putJson(token, { username: (other.username as string).toUpperCase() }),
+			409,
+			"Username is already taken",
+		);
+	});
+
+	it("accepts only JSON or multipart", async () => {
+		const { token } = await userWithToken();
+		await expectError(
+			await send("/user/profile", {
+				method: "PUT",
+				headers: { ...bearer(token), "Content-Type": "text/plain" },
+				body: "hi",
+			}),
+			415,
+		);
+		await expectError(await send("/user/profile", { method: "PUT", body: "{}" }), 401);
+	});
+});
+
+describe("profile images", () => {
+	it.each(Object.entries(IMAGES))("stores a %s under a fresh key with the type its bytes show", async (type, bytes) => {
+		const { user, token } = await userWithToken();
+		// The client's name and type are lies on purpose: the bytes decide.
+		const res = await upload(token, bytes, "photo.txt", "text/plain");
+		expect(res.status).toBe(200);
+		const body = (await res.json()) as User;
+		expect(body.profileImage).toMatch(/^[\w-]{43}$/);
+		const object = await env.PROFILE_IMAGES.get(body.profileImage as string);
+		expect(object?.httpMetadata?.contentType).toBe(type);
+		expect(new Uint8Array(await (object as R2ObjectBody).arrayBuffer())).toEqual(bytes);
+		expect(await objectsOf(user.id)).toEqual([body.profileImage]);
+	});
+
+	it.each(Object.entries(DISGUISED))("refuses %s with 415 and stores nothing", async (_, bytes) => {
+		const { user, token } = await userWithToken();
+		await expectError(await upload(token, bytes, "avatar.png", "image/png"), 415);
+		expect(await objectsOf(user.id)).toEqual([]);
+		expect((await userRow(user.id))?.profileImageKey).toBeNull();
+	});
+
+	it("refuses images over 5 MiB with 413 — by Content-Length, while streaming, and by file size — storing nothing", async () => {
+		const { user, token } = await userWithToken();
+		await expectError(await upload(token, pngOfSize(6 * 1024 * 1024)), 413);
+		await expectError(await upload(token, pngOfSize(5 * 1024 * 1024 + 1)), 413);
+		const big = await new Response(
+			form({ profileImage: { bytes: pngOfSize(6 * 1024 * 1024), name: "a.png", type: "image/png" } }),
+		).blob();
+		const boundary = await new Response(form({})).headers.get("Content-Type");
+		const streamed = await send("/user/profile", {
+			method: "PUT",
+			headers: { ...bearer(token), "Content-Type": big.type },
+			body: big.stream(),
+			// @ts-expect-error workerd needs duplex for streaming request bodies
+			duplex: "half",
+		});
+		await expectError(streamed, 413);
+		expect(await objectsOf(user.id)).toEqual([]);
+		expect((await upload(token, pngOfSize(5 * 1024 * 1024))).status).toBe(200); // exactly 5 MiB is fine
+	});
+
+	it("rejects empty files, text where the file belongs, unknown and repeated fields", async () => {
+		const { token } = await userWithToken();
+		await expectError(await upload(token, new Uint8Array()), 400, "Profile image is empty");
+		await expectError(await putForm(token, form({ profileImage: "not a file" })), 400, /file/);
+		const unknown = await expectError(await putForm(token, form({ firstName: "A", role: "Admin" })), 400);
+		expect(unknown.issues?.map((i) => i.path)).toEqual(["role"]);
+		const twice = new FormData();
+		twice.append("firstName", "A");
+		twice.append("firstName", "B");
+		await expectError(await putForm(token, twice), 400, /more than once/);
+	});
+
+	it("updates text fields and the image together; replacing deletes the old object only afterwards", async () => {
+		const { user, token } = await userWithToken();
+		const first = (await (await upload(token, IMAGES["image/png"])).json()) as User;
+		const second = (await (
+			await putForm(
+				token,
+				form({ firstName: "Ida", profileImage: { bytes: IMAGES["image/gif"], name: "b.gif", type: "image/gif" } }),
+			)
+		).json()) as User;
+		expect(second.firstName).toBe("Ida");
+		expect(second.profileImage).not.toBe(first.profileImage);
+		expect(await env.PROFILE_IMAGES.head(first.profileImage as string)).toBeNull();
+		expect(await objectsOf(user.id)).toEqual([second.profileImage]);
+		// A text-only update leaves the image alone.
+		expect(((await (await putJson(token, { lastName: "Lund" })).json()) as User).profileImage).toBe(
+			second.profileImage,
+		);
+	});
+
+	it("keeps the old image when the update fails (taken username): the new object is removed", async () => {
+		const { user, token } = await userWithToken();
+		const other = await createUser();
+		const first = (await (await upload(token, IMAGES["image/png"])).json()) as User;
+		const res = await putForm(
+			token,
+			form({
+				username: other.username as string,
+				profileImage: { bytes: IMAGES["image/jpeg"], name: "x.jpg", type: "image/jpeg" },
+			}),
+		);
+		await expectError(res, 409);
+		expect((await userRow(user.id))?.profileImageKey).toBe(first.profileImage);
+		expect(await objectsOf(user.id)).toEqual([first.profileImage]);
+	});
+
+	it("5 concurrent uploads leave exactly one image key and exactly that one object", async () => {
+		const { user, token } = await userWithToken();
+		const types = Object.values(IMAGES);
+		const results = await Promise.all(
+			Array.from({ length: 5 }, (_, i) => upload(token, types[i % types.length] as Uint8Array)),
+		);
+		expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+		const key = (await userRow(user.id))?.profileImageKey;
+		expect(key).toMatch(/^[\w-]{43}$/);
+		expect(await objectsOf(user.id)).toEqual([key]);
+	});
+});
+
+describe("GET /user/profile/stream/:key", () => {
+	it("streams the bytes with type, ETag, private caching, nosniff and inline disposition; If-None-Match gives 304", async () => {
+		const { token } = await userWithToken();
+		const key = ((await (await upload(token, IMAGES["image/webp"])).json()) as User).profileImage as string;
+		const viewer = await userWithToken();
+		const res = await send(`/user/profile/stream/${key}`, { headers: bearer(viewer.token) });
+		expect(res.status).toBe(200);
+		expect(new Uint8Array(await res.arrayBuffer())).toEqual(IMAGES["image/webp"]);
+		expect(res.headers.get("Content-Type")).toBe("image/webp");
+		expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+		expect(res.headers.get("Content-Disposition")).toBe("inline");
+		expect(res.headers.get("Cache-Control")).toMatch(/^private, max-age=\d{6,}/);
+		const etag = res.headers.get("ETag") as string;
+		expect(etag).toMatch(/^"[0-9a-f]+"$/);
+		const cached = await send(`/user/profile/stream/${key}`, {
+			headers: { ...bearer(viewer.token), "If-None-Match": etag },
+		});
+		expect(cached.status).toBe(304);
+		expect(await cached.text()).toBe("");
+		expect(cached.headers.get("ETag")).toBe(etag);
+		const stale = await send(`/user/profile/stream/${key}`, {
+			headers: { ...bearer(viewer.token), "If-None-Match": '"nope"' },
+		});
+		expect(stale.status).toBe(200);
+	});
+
+	it("401s without a token and 404s unknown or malformed keys", async () => {
+		const { token } = await userWithToken();
+		const key = ((await (await upload(token, IMAGES["image/png"])).json()) as User).profileImage as string;
+		await expectError(await send(`/user/profile/stream/${key}`), 401);
+		await expectError(await send(`/user/profile/stream/${"A".repeat(43)}`, { headers: bearer(token) }), 404);
+		await expectError(await send("/user/profile/stream/..%2F..%2Fetc", { headers: bearer(token) }), 404);
+		await expectError(await send(`/user/profile/stream/${key.slice(0, 20)}`, { headers: bearer(token) }), 404);
+	});
+});
+
+describe("PUT /user/tutorial", () => {
+	it("marks the tutorial completed once (idempotent)", async () => {
+		const { user, token } = await userWithToken();
+		const first = await send("/user/tutorial", { method: "PUT", headers: bearer(token) });
+		expect(await first.json()).toMatchObject({ id: user.id, tutorialCompleted: true });
+		const at = (await userRow(user.id))?.tutorialCompletedAt;
+		expect(at).not.toBeNull();
+		await send("/user/tutorial", { method: "PUT", headers: bearer(token) });
+		expect((await userRow(user.id))?.tutorialCompletedAt).toBe(at);
+		await expectError(await send("/user/tutorial", { method: "PUT" }), 401);
+		await expectError(await send("/user/tutorial", { headers: bearer(token) }), 405);
+	});
+});
