@@ -50,6 +50,19 @@ export const DEMO_MODULES = [
 	},
 ];
 
+export const DEMO_COMMUNITIES = [
+	{
+		id: 1,
+		name: "Learning Designers",
+		description: "Course and curriculum design",
+		categories: ["design", "pedagogy"],
+	},
+	{ id: 2, name: "Blue Team", description: "Defenders and incident responders", categories: ["security", "forensics"] },
+	{ id: 3, name: "Accessibility Guild", description: "Inclusive learning experiences", categories: ["a11y", "design"] },
+];
+
+const DAY = 24 * 60 * 60 * 1000;
+
 const q = (value: string) => `'${value.replaceAll("'", "''")}'`;
 
 export async function seedStatements(peppers: Pepper[], now = Date.now()): Promise<string[]> {
@@ -84,6 +97,40 @@ SELECT id, 1, 80, ${now} FROM users WHERE email = 'user@example.com';`,
 		`INSERT INTO integration_keys (name, key_hash, created_at)
 SELECT 'Local development partner', ${q(await sha256(DEMO_INTEGRATION_KEY))}, ${now}
 WHERE NOT EXISTS (SELECT 1 FROM integration_keys WHERE key_hash = ${q(await sha256(DEMO_INTEGRATION_KEY))});`,
+	);
+	for (const c of DEMO_COMMUNITIES) {
+		statements.push(
+			`INSERT INTO communities (id, name, description, created_at) VALUES (${c.id}, ${q(c.name)}, ${q(c.description)}, ${now})
+ON CONFLICT (id) DO NOTHING;`,
+		);
+		for (const category of c.categories) {
+			statements.push(
+				`INSERT OR IGNORE INTO community_categories (community_id, name) VALUES (${c.id}, ${q(category)});`,
+			);
+		}
+	}
+	// The plain user: a member of the first community, one ended and one current subscription period.
+	const plain = "(SELECT id FROM users WHERE email = 'user@example.com')";
+	statements.push(
+		`INSERT OR IGNORE INTO community_memberships (user_id, community_id, joined_at) SELECT ${plain}, 1, ${now};`,
+	);
+	statements.push(
+		`INSERT INTO subscription_periods (user_id, plan, starts_at, ends_at, source, created_at)
+SELECT ${plain}, 'basic', ${now - 400 * DAY}, ${now - 35 * DAY}, 'demo', ${now}
+WHERE NOT EXISTS (SELECT 1 FROM subscription_periods WHERE user_id = ${plain} AND source = 'demo');`,
+		`INSERT INTO subscription_periods (user_id, plan, starts_at, ends_at, source, created_at)
+SELECT ${plain}, 'pro', ${now - 30 * DAY}, ${now + 335 * DAY}, 'demo', ${now}
+WHERE (SELECT count(*) FROM subscription_periods WHERE user_id = ${plain} AND source = 'demo') = 1;`,
+	);
+	// Stored derived fields, as the API would have left them (PATCH …/index, PUT …/recalculate-subscription).
+	statements.push(
+		`UPDATE users SET categories = (SELECT coalesce(json_group_array(name), '[]') FROM (SELECT DISTINCT cc.name AS name
+  FROM community_categories cc JOIN community_memberships m ON m.community_id = cc.community_id
+  WHERE m.user_id = users.id ORDER BY cc.name)) WHERE email = 'user@example.com';`,
+		`UPDATE users SET subscription_status = 'active',
+  subscription_plan = (SELECT plan FROM subscription_periods WHERE user_id = users.id ORDER BY ends_at DESC LIMIT 1),
+  subscription_valid_until = (SELECT max(ends_at) FROM subscription_periods WHERE user_id = users.id)
+  WHERE email = 'user@example.com';`,
 	);
 	return statements;
 }

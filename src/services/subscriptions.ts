@@ -55,6 +55,7 @@ export async function grantPeriod(
 			.select(
 				db
 					.select({
+						id: sql<number>`null`.as("id"), // Drizzle wants every column in order; SQLite assigns the id
 						userId: users.id,
 						plan: sql<string>`${input.plan}`.as("plan"),
 						startsAt: sql<number>`${input.startsAt}`.as("starts_at"),

@@ -2,7 +2,14 @@ import { env } from "cloudflare:workers";
 import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { users } from "../../src/db/schema.ts";
-import { DEMO_INTEGRATION_KEY, DEMO_MODULES, DEMO_PASSWORD, DEMO_USERS, seedStatements } from "../../src/db/seed.ts";
+import {
+	DEMO_COMMUNITIES,
+	DEMO_INTEGRATION_KEY,
+	DEMO_MODULES,
+	DEMO_PASSWORD,
+	DEMO_USERS,
+	seedStatements,
+} from "../../src/db/seed.ts";
 import { parsePeppers } from "../../src/lib/password.ts";
 import { bearer, db, send, sendJson } from "../helpers.ts";
 
@@ -45,5 +52,31 @@ describe("demo seed (npm run dev)", () => {
 			headers: { ...bearer(api.access_token), "X-Integration-Key": DEMO_INTEGRATION_KEY },
 		});
 		expect(link.status).toBe(200);
+	});
+
+	it("seeds communities with categories and the plain user's membership and subscription", async () => {
+		await env.DB.batch((await seedStatements(parsePeppers(env.PASSWORD_PEPPERS))).map((s) => env.DB.prepare(s)));
+		const communities = (await (await send("/communities")).json()) as { id: number; categories: string[] }[];
+		for (const c of DEMO_COMMUNITIES) {
+			expect(communities).toContainEqual({ id: c.id, name: c.name, categories: [...c.categories].sort() });
+		}
+		const login = (await (
+			await sendJson("/sign/login", { email: "user@example.com", password: DEMO_PASSWORD })
+		).json()) as {
+			user: { communities: number[]; categories: string[]; subscription: { status: string; plan: string } };
+		};
+		expect(login.user.communities).toEqual([1]);
+		expect(login.user.categories).toEqual(["design", "pedagogy"]);
+		expect(login.user.subscription).toMatchObject({ status: "active", plan: "pro" });
+		// What the seed stored is what the API's own rules compute.
+		const admin = (await (await sendJson("/api/auth", { username: "admin", password: DEMO_PASSWORD })).json()) as {
+			access_token: string;
+		};
+		const plain = await db().select().from(users).where(eq(users.email, "user@example.com")).get();
+		const recalculated = await send(`/user/${plain?.id}/recalculate-subscription`, {
+			method: "PUT",
+			headers: bearer(admin.access_token),
+		});
+		expect(((await recalculated.json()) as { subscription: unknown }).subscription).toEqual(login.user.subscription);
 	});
 });
