@@ -140,7 +140,6 @@ describe("profile images", () => {
 		const big = await new Response(
 			form({ profileImage: { bytes: pngOfSize(6 * 1024 * 1024), name: "a.png", type: "image/png" } }),
 		).blob();
-		const boundary = await new Response(form({})).headers.get("Content-Type");
 		const streamed = await send("/user/profile", {
 			method: "PUT",
 			headers: { ...bearer(token), "Content-Type": big.type },
