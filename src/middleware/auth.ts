@@ -19,12 +19,33 @@ export function bearerAuth() {
 	});
 }
 
+/**
+ * Who may call a route beyond "signed in": any of `roles`, or (with `self`) the user named by that
+ * path parameter. Role middleware carries its rule, so the OpenAPI document (`x-roles`, `x-self`)
+ * is generated from the very objects that enforce it.
+ */
+export interface AccessRule {
+	roles: readonly Role[];
+	self?: string;
+}
+
+const ACCESS_RULE = Symbol.for("edge-identity.access-rule");
+
+function withRule<T extends object>(middleware: T, rule: AccessRule): T {
+	return Object.assign(middleware, { [ACCESS_RULE]: rule });
+}
+
+export function accessRuleOf(middleware: unknown): AccessRule | undefined {
+	return typeof middleware === "function" ? (middleware as { [ACCESS_RULE]?: AccessRule })[ACCESS_RULE] : undefined;
+}
+
 /** After bearerAuth: at least one of `roles`, else 403 with the surface's message. */
 export function requireRole(roles: readonly Role[], message = "Insufficient permissions") {
-	return createMiddleware<AppEnv>(async (c, next) => {
+	const middleware = createMiddleware<AppEnv>(async (c, next) => {
 		if (!c.var.auth.roles.some((r) => roles.includes(r))) throw new ApiError(403, message);
 		await next();
 	});
+	return withRule(middleware, { roles });
 }
 
 /**
@@ -32,9 +53,10 @@ export function requireRole(roles: readonly Role[], message = "Insufficient perm
  * of `roles`. Decided before anything is looked up, so a 403 says nothing about existence.
  */
 export function requireSelfOrRole(param: string, roles: readonly Role[], message = "Insufficient permissions") {
-	return createMiddleware<AppEnv>(async (c, next) => {
+	const middleware = createMiddleware<AppEnv>(async (c, next) => {
 		const self = c.req.param(param) === String(c.var.auth.userId);
 		if (!self && !c.var.auth.roles.some((r) => roles.includes(r))) throw new ApiError(403, message);
 		await next();
 	});
+	return withRule(middleware, { roles, self: param });
 }

@@ -61,4 +61,24 @@ export const UsernameField = z
 		const problem = usernameProblem(value);
 		if (problem) ctx.addIssue({ code: "custom", message: problem });
 	})
-	.openapi({ example: "new_trainee", description: "3–32 of A–Z a–z 0–9 _ . -, not all digits, not 'me'" });
+	.openapi({
+		example: "new_trainee",
+		pattern: "^[A-Za-z0-9_.-]{3,32}$",
+		description: "3–32 of A–Z a–z 0–9 _ . -, not all digits, not 'me'",
+	});
+
+// C0/C1 controls (NUL included), LRM/RLM, and bidi embeddings/overrides/isolates: invisible, and used to spoof names.
+const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const CONTROL_OR_BIDI_EXCEPT_NEWLINES =
+	/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/** Human text (names, titles): trimmed, bounded, no control or bidi-override characters. */
+export function plainText(max: number, options: { min?: number; multiline?: boolean } = {}) {
+	const forbidden = options.multiline ? CONTROL_OR_BIDI_EXCEPT_NEWLINES : CONTROL_OR_BIDI;
+	return z
+		.string()
+		.trim()
+		.min(options.min ?? 1)
+		.max(max)
+		.refine((value) => !forbidden.test(value), "must not contain control or bidirectional-override characters");
+}

@@ -15,6 +15,8 @@ export const create: RouteHandler<typeof routes.create, AppEnv> = async (c) =>
 	c.json(await createCommunity(c.var.db, c.req.valid("json")), 201);
 
 export const update: RouteHandler<typeof routes.update, AppEnv> = async (c) => {
+	if (Object.keys(c.req.valid("json")).length === 0)
+		throw new ApiError(400, "Nothing to update: give name, description or categories");
 	const community = await updateCommunity(c.var.db, Number(c.req.valid("param").communityId), c.req.valid("json"));
 	if (!community) throw new ApiError(404, "Community not found");
 	return c.json(community, 200);

@@ -2,12 +2,12 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { bearerSecurity, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
 import { bearerAuth, requireRole } from "../../middleware/auth.ts";
 import { jsonBodyParser } from "../../middleware/json-body.ts";
-import { idParam } from "../schemas.ts";
+import { idParam, plainText } from "../schemas.ts";
 
 const tags = ["ILD: communities"];
 
 const CategoriesField = z
-	.array(z.string().trim().min(1).max(50))
+	.array(plainText(50))
 	.max(50)
 	.refine((names) => new Set(names.map((n) => n.trim())).size === names.length, "Categories must be unique");
 
@@ -45,8 +45,8 @@ export const create = createRoute({
 	middleware: [bearerAuth(), requireRole(["Admin"]), jsonBodyParser()],
 	request: jsonBody(
 		z.strictObject({
-			name: z.string().trim().min(1).max(100),
-			description: z.string().trim().max(1000).optional(),
+			name: plainText(100),
+			description: plainText(1000, { min: 0, multiline: true }).optional(),
 			categories: CategoriesField.default([]),
 		}),
 	),
@@ -71,8 +71,8 @@ export const update = createRoute({
 		params: z.object({ communityId: idParam("communityId") }),
 		...jsonBody(
 			z.strictObject({
-				name: z.string().trim().min(1).max(100).optional(),
-				description: z.string().trim().max(1000).optional(),
+				name: plainText(100).optional(),
+				description: plainText(1000, { min: 0, multiline: true }).optional(),
 				categories: CategoriesField.optional(),
 			}),
 		),

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { bearerSecurity, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
 import { bearerAuth, requireRole } from "../../middleware/auth.ts";
 import { jsonBodyParser } from "../../middleware/json-body.ts";
-import { idParam } from "../schemas.ts";
+import { idParam, plainText } from "../schemas.ts";
 
 const tags = ["KC7: integration keys"];
 const ADMIN = [bearerAuth(), requireRole(["Admin"], "Unauthorized")];
@@ -26,7 +26,7 @@ export const create = createRoute({
 	description: "The key is in this response only; it is stored as a hash and never shown again.",
 	security: bearerSecurity,
 	middleware: [...ADMIN, jsonBodyParser()],
-	request: jsonBody(z.strictObject({ name: z.string().trim().min(1).max(100).openapi({ example: "Acme LMS" }) })),
+	request: jsonBody(z.strictObject({ name: plainText(100).openapi({ example: "Acme LMS" }) })),
 	responses: {
 		201: jsonContent(
 			z

@@ -50,7 +50,8 @@ function render(doc) {
       html += '<details><summary><span class="m ' + method + '">' + method.toUpperCase() + '</span><span class="p">' + esc(path) +
         '</span><span class="s">' + esc(op.summary) + "</span></summary><div class=body>";
       if (op.description) html += "<p>" + esc(op.description) + "</p>";
-      html += "<p><b>operationId</b> " + esc(op.operationId) + " · <b>auth</b> " + esc(security) + "</p>";
+      const roles = op["x-roles"] ? " · <b>roles</b> " + esc(op["x-roles"].join(", ")) + (op["x-self"] ? " (or the user in {" + esc(op["x-self"]) + "})" : "") : "";
+      html += "<p><b>operationId</b> " + esc(op.operationId) + " · <b>auth</b> " + esc(security) + roles + "</p>";
       if (op.parameters && op.parameters.length) {
         html += "<table><tr><th>parameter</th><th>in</th><th>required</th></tr>";
         for (const p of op.parameters) html += "<tr><td>" + esc(p.name) + "</td><td>" + esc(p.in) + "</td><td>" + (p.required ? "yes" : "no") + "</td></tr>";

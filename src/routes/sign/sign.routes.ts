@@ -12,7 +12,14 @@ import { bearerAuth } from "../../middleware/auth.ts";
 import { jsonBodyParser } from "../../middleware/json-body.ts";
 import { cookieOriginGuard } from "../../middleware/origin-guard.ts";
 import { rateLimit } from "../../middleware/rate-limit.ts";
-import { EmailField, IldUserSchema, LoginPasswordField, MessageSchema, NewPasswordField } from "../schemas.ts";
+import {
+	EmailField,
+	IldUserSchema,
+	LoginPasswordField,
+	MessageSchema,
+	NewPasswordField,
+	plainText,
+} from "../schemas.ts";
 
 const tags = ["ILD: sign"];
 
@@ -55,8 +62,8 @@ export const register = createRoute({
 		z.strictObject({
 			email: EmailField,
 			password: NewPasswordField,
-			firstName: z.string().trim().min(1).max(100),
-			lastName: z.string().trim().min(1).max(100),
+			firstName: plainText(100),
+			lastName: plainText(100),
 		}),
 	),
 	responses: {

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { bearerSecurity, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
 import { bearerAuth, requireRole } from "../../middleware/auth.ts";
 import { jsonBodyParser } from "../../middleware/json-body.ts";
-import { IldUserSchema } from "../schemas.ts";
+import { IldUserSchema, plainText } from "../schemas.ts";
 
 const tags = ["ILD: admin"];
 const ADMIN = [bearerAuth(), requireRole(["Admin"])];
@@ -134,10 +134,10 @@ export const grantPeriod = createRoute({
 		...jsonBody(
 			z
 				.strictObject({
-					plan: z.string().trim().min(1).max(50).openapi({ example: "pro" }),
+					plan: plainText(50).openapi({ example: "pro" }),
 					startsAt: Timestamp.openapi({ example: "2026-01-01T00:00:00Z" }),
 					endsAt: Timestamp.openapi({ example: "2027-01-01T00:00:00Z" }),
-					source: z.string().trim().min(1).max(50).optional().openapi({ example: "invoice-1042" }),
+					source: plainText(50).optional().openapi({ example: "invoice-1042" }),
 				})
 				.refine((p) => Date.parse(p.endsAt) > Date.parse(p.startsAt), {
 					message: "endsAt must be after startsAt",

@@ -47,6 +47,9 @@ export const updateProfile: RouteHandler<typeof routes.updateProfile, AppEnv> = 
 	// Only the multipart schema has the file; the JSON one has the text fields alone.
 	const input: ProfileChanges & { profileImage?: File } = isForm ? c.req.valid("form") : c.req.valid("json");
 	const { profileImage, ...text } = input;
+	if (!profileImage && Object.keys(text).length === 0) {
+		throw new ApiError(400, "Nothing to update: give firstName, lastName, username or profileImage");
+	}
 	const changes: ProfileChanges = { ...text };
 	const bucket = c.env.PROFILE_IMAGES;
 	const userId = c.var.auth.userId;

@@ -3,7 +3,14 @@ import { bearerSecurity, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent
 import { bearerAuth } from "../../middleware/auth.ts";
 import { jsonBodyParser, multipartOrJsonBodyParser } from "../../middleware/json-body.ts";
 import { MAX_IMAGE_BYTES } from "../../services/profile-images.ts";
-import { IldUserSchema, LoginPasswordField, MessageSchema, NewPasswordField, UsernameField } from "../schemas.ts";
+import {
+	IldUserSchema,
+	LoginPasswordField,
+	MessageSchema,
+	NewPasswordField,
+	plainText,
+	UsernameField,
+} from "../schemas.ts";
 
 const tags = ["ILD: user"];
 
@@ -38,7 +45,7 @@ export const changePassword = createRoute({
 	},
 });
 
-const NameField = z.string().trim().min(1).max(100);
+const NameField = plainText(100);
 const ProfileText = {
 	firstName: NameField.optional(),
 	lastName: NameField.optional(),
