@@ -1,4 +1,5 @@
-import { OpenAPIHono, type z as Z, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, type RouteConfig, type z as Z, z } from "@hono/zod-openapi";
+import { rejectUnexpectedBody } from "../middleware/json-body.ts";
 import type { AppEnv } from "../types.ts";
 import { ApiError, REASON_PHRASES } from "./errors.ts";
 import { toValidationIssues } from "./validation.ts";
@@ -67,3 +68,13 @@ export function jsonBody<T extends Z.ZodType>(schema: T, description?: string) {
 
 export const bearerSecurity = [{ bearerAuth: [] }];
 export const cookieSecurity = [{ refreshCookie: [] }];
+
+/**
+ * createRoute, plus the rules every route shares: a route that declares no request body refuses
+ * one (after its own middleware, so authentication is still decided first).
+ */
+export function defineRoute<R extends RouteConfig>(config: R): ReturnType<typeof createRoute<string, R>> {
+	if (config.request?.body) return createRoute(config);
+	const own = config.middleware ? [config.middleware].flat() : [];
+	return createRoute({ ...config, middleware: [...own, rejectUnexpectedBody] } as R);
+}

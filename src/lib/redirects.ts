@@ -6,22 +6,28 @@ import { isAllowedOrigin } from "../config.ts";
  * when its origin is the dashboard's, a configured redirect origin, or (development) loopback.
  * Resolving with the URL parser — not string checks — is what defeats `//evil`, `/\evil`,
  * tabs and other parser tricks; `javascript:` and friends have an opaque ("null") origin.
+ * Returns the absolute target, or null when `next` may not be used.
  */
-export function safeRedirect(config: Config, next: string | undefined | null): string {
-	const fallback = config.dashboardUrl;
-	if (!next) return fallback;
+export function allowedRedirect(config: Config, next: string): string | null {
+	// Control characters, whitespace and bidi marks have no place in a redirect target.
+	if (/[\u0000-\u0020\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(next)) return null;
 	let target: URL;
 	try {
-		target = new URL(next, fallback);
+		target = new URL(next, config.dashboardUrl);
 	} catch {
-		return fallback;
+		return null;
 	}
-	if (target.protocol !== "https:" && target.protocol !== "http:") return fallback;
-	if (target.username || target.password) return fallback;
+	if (target.protocol !== "https:" && target.protocol !== "http:") return null;
+	if (target.username || target.password) return null;
 	const origin = target.origin;
 	const allowed =
-		origin === new URL(fallback).origin ||
+		origin === new URL(config.dashboardUrl).origin ||
 		config.allowedRedirectOrigins.has(origin) ||
 		(config.isDevelopment && isAllowedOrigin({ ...config, allowedOrigins: new Set() }, origin));
-	return allowed ? target.href : fallback;
+	return allowed ? target.href : null;
+}
+
+/** The redirect target for a login link: `next` when allowed, else the dashboard. */
+export function safeRedirect(config: Config, next: string | undefined | null): string {
+	return (next && allowedRedirect(config, next)) || config.dashboardUrl;
 }

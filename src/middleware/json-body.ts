@@ -146,3 +146,16 @@ export function multipartOrJsonBodyParser(multipartLimit: number) {
 		await next();
 	});
 }
+
+/**
+ * For routes that take no body: a body that says something (anything but nothing or `{}`) is a 400,
+ * so no client believes it set a field the route silently dropped.
+ */
+export const rejectUnexpectedBody = createMiddleware<AppEnv>(async (c, next) => {
+	if (c.req.raw.body && c.req.method !== "GET" && c.req.method !== "HEAD") {
+		const text = new TextDecoder().decode(await readBodyLimited(c.req.raw, JSON_BODY_LIMIT)).trim();
+		if (text !== "" && text.replace(/\s+/g, "") !== "{}")
+			throw new ApiError(400, "This endpoint takes no request body");
+	}
+	await next();
+});

@@ -82,6 +82,16 @@ describe("POST /api/users/:user_id/magic-link", () => {
 		expect(new URL(login_link).searchParams.get("next")).toBe("/dashboard/modules");
 	});
 
+	it("refuses a `next` that could not be used (400), instead of silently ignoring it later", async () => {
+		const { token } = await userWithToken(["API"]);
+		const target = await createUser();
+		for (const next of ["https://evil.com/x", "//evil.com", "javascript:alert(1)", "/ok\u0000", "/a b", "\u202e/x"]) {
+			const body = await expectError(await linkFor(target.id, token, partnerKey, { next }), 400);
+			expect(body.issues?.[0]?.path).toBe("next");
+		}
+		expect((await linkFor(target.id, token, partnerKey, { next: "/dashboard/ok" })).status).toBe(200);
+	});
+
 	it("checks token (401), then key (401 Unauthorized), then role (403), then the user (404)", async () => {
 		const plain = await userWithToken();
 		const staff = await userWithToken(["Admin"]);

@@ -1,5 +1,12 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { bearerSecurity, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
+import { z } from "@hono/zod-openapi";
+import {
+	bearerSecurity,
+	defineRoute,
+	errorResponses,
+	JSON_BODY_ERRORS,
+	jsonBody,
+	jsonContent,
+} from "../../lib/openapi.ts";
 import { bearerAuth, requireRole } from "../../middleware/auth.ts";
 import { jsonBodyParser } from "../../middleware/json-body.ts";
 import { idParam, plainText } from "../schemas.ts";
@@ -15,7 +22,7 @@ const CommunitySchema = z
 	.object({ id: z.number().int(), name: z.string(), description: z.string(), categories: z.array(z.string()) })
 	.openapi("Community");
 
-export const list = createRoute({
+export const list = defineRoute({
 	method: "get",
 	path: "/communities",
 	operationId: "ildListCommunities",
@@ -35,7 +42,7 @@ export const list = createRoute({
 	},
 });
 
-export const create = createRoute({
+export const create = defineRoute({
 	method: "post",
 	path: "/communities",
 	operationId: "ildCreateCommunity",
@@ -56,7 +63,7 @@ export const create = createRoute({
 	},
 });
 
-export const update = createRoute({
+export const update = defineRoute({
 	method: "put",
 	path: "/communities/{communityId}",
 	operationId: "ildUpdateCommunity",

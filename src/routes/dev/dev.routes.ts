@@ -1,7 +1,7 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses, jsonContent } from "../../lib/openapi.ts";
+import { z } from "@hono/zod-openapi";
+import { defineRoute, errorResponses, jsonContent } from "../../lib/openapi.ts";
 
-export const outbox = createRoute({
+export const outbox = defineRoute({
 	method: "get",
 	path: "/dev/outbox",
 	operationId: "devOutbox",

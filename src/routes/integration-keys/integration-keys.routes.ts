@@ -1,5 +1,12 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { bearerSecurity, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
+import { z } from "@hono/zod-openapi";
+import {
+	bearerSecurity,
+	defineRoute,
+	errorResponses,
+	JSON_BODY_ERRORS,
+	jsonBody,
+	jsonContent,
+} from "../../lib/openapi.ts";
 import { bearerAuth, requireRole } from "../../middleware/auth.ts";
 import { jsonBodyParser } from "../../middleware/json-body.ts";
 import { idParam, plainText } from "../schemas.ts";
@@ -17,7 +24,7 @@ const ListedKeySchema = z
 	})
 	.openapi("IntegrationKey");
 
-export const create = createRoute({
+export const create = defineRoute({
 	method: "post",
 	path: "/api/integration-keys",
 	operationId: "kc7CreateIntegrationKey",
@@ -38,7 +45,7 @@ export const create = createRoute({
 	},
 });
 
-export const list = createRoute({
+export const list = defineRoute({
 	method: "get",
 	path: "/api/integration-keys",
 	operationId: "kc7ListIntegrationKeys",
@@ -52,7 +59,7 @@ export const list = createRoute({
 	},
 });
 
-export const revoke = createRoute({
+export const revoke = defineRoute({
 	method: "delete",
 	path: "/api/integration-keys/{id}",
 	operationId: "kc7RevokeIntegrationKey",

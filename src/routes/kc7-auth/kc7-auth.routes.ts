@@ -1,5 +1,12 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { cookieSecurity, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
+import { z } from "@hono/zod-openapi";
+import {
+	cookieSecurity,
+	defineRoute,
+	errorResponses,
+	JSON_BODY_ERRORS,
+	jsonBody,
+	jsonContent,
+} from "../../lib/openapi.ts";
 import { jsonBodyParser } from "../../middleware/json-body.ts";
 import { cookieOriginGuard } from "../../middleware/origin-guard.ts";
 import { LoginPasswordField } from "../schemas.ts";
@@ -10,7 +17,7 @@ export const AccessTokenSchema = z
 	.object({ access_token: z.string().openapi({ description: "ES256 access token (JWT, typ at+jwt), 15 minutes" }) })
 	.openapi("Kc7AccessToken");
 
-export const authenticate = createRoute({
+export const authenticate = defineRoute({
 	method: "post",
 	path: "/api/auth",
 	operationId: "kc7Authenticate",
@@ -32,7 +39,7 @@ export const authenticate = createRoute({
 	},
 });
 
-export const refreshToken = createRoute({
+export const refreshToken = defineRoute({
 	method: "post",
 	path: "/auth/refresh-token",
 	operationId: "kc7RefreshToken",

@@ -1,6 +1,13 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { STAFF_ROLES } from "../../db/schema.ts";
-import { bearerSecurity, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
+import {
+	bearerSecurity,
+	defineRoute,
+	errorResponses,
+	JSON_BODY_ERRORS,
+	jsonBody,
+	jsonContent,
+} from "../../lib/openapi.ts";
 import { bearerAuth, requireRole, requireSelfOrRole } from "../../middleware/auth.ts";
 import { jsonBodyParser } from "../../middleware/json-body.ts";
 import { idParam } from "../schemas.ts";
@@ -42,7 +49,7 @@ const userParams = z.object({ user_id: idParam("user_id") });
 const userModuleParams = z.object({ user_id: idParam("user_id"), module_id: idParam("module_id") });
 const SELF_OR_STAFF = "The user themself, or a caller with role Admin, Manager or API; another plain user gets 403.";
 
-export const list = createRoute({
+export const list = defineRoute({
 	method: "get",
 	path: "/api/modules",
 	operationId: "kc7ListModules",
@@ -57,7 +64,7 @@ export const list = createRoute({
 	},
 });
 
-export const userModules = createRoute({
+export const userModules = defineRoute({
 	method: "get",
 	path: "/api/users/{user_id}/modules",
 	operationId: "kc7GetUserModules",
@@ -73,7 +80,7 @@ export const userModules = createRoute({
 	},
 });
 
-export const userModule = createRoute({
+export const userModule = defineRoute({
 	method: "get",
 	path: "/api/users/{user_id}/modules/{module_id}",
 	operationId: "kc7GetUserModule",
@@ -89,7 +96,7 @@ export const userModule = createRoute({
 	},
 });
 
-export const recordScore = createRoute({
+export const recordScore = defineRoute({
 	method: "put",
 	path: "/api/users/{user_id}/modules/{module_id}",
 	operationId: "kc7RecordScore",

@@ -1,6 +1,13 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { STAFF_ROLES } from "../../db/schema.ts";
-import { bearerSecurity, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
+import {
+	bearerSecurity,
+	defineRoute,
+	errorResponses,
+	JSON_BODY_ERRORS,
+	jsonBody,
+	jsonContent,
+} from "../../lib/openapi.ts";
 import { bearerAuth, requireRole } from "../../middleware/auth.ts";
 import { jsonBodyParser } from "../../middleware/json-body.ts";
 import { rateLimit } from "../../middleware/rate-limit.ts";
@@ -16,7 +23,7 @@ export const Kc7UserSchema = z
 	})
 	.openapi("Kc7User");
 
-export const me = createRoute({
+export const me = defineRoute({
 	method: "get",
 	path: "/api/users/me",
 	operationId: "kc7GetMe",
@@ -30,7 +37,7 @@ export const me = createRoute({
 	},
 });
 
-export const byEmail = createRoute({
+export const byEmail = defineRoute({
 	method: "get",
 	path: "/api/users/email/{email}",
 	operationId: "kc7GetUserByEmail",
@@ -54,7 +61,7 @@ export const byEmail = createRoute({
 	},
 });
 
-export const byRef = createRoute({
+export const byRef = defineRoute({
 	method: "get",
 	path: "/api/users/{user}",
 	operationId: "kc7GetUser",
@@ -80,7 +87,7 @@ export const byRef = createRoute({
 	},
 });
 
-export const create = createRoute({
+export const create = defineRoute({
 	method: "post",
 	path: "/api/users",
 	operationId: "kc7CreateUser",

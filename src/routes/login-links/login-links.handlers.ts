@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { users } from "../../db/schema.ts";
 import { noStore } from "../../lib/cookies.ts";
 import { ApiError } from "../../lib/errors.ts";
-import { safeRedirect } from "../../lib/redirects.ts";
+import { allowedRedirect, safeRedirect } from "../../lib/redirects.ts";
 import { depsOf } from "../../services/deps.ts";
 import { createLoginLink, redeemLoginToken } from "../../services/login-links.ts";
 import type { AppEnv } from "../../types.ts";
@@ -13,13 +13,19 @@ import type * as routes from "./login-links.routes.ts";
 
 export const create: RouteHandler<typeof routes.create, AppEnv> = async (c) => {
 	const userId = Number(c.req.valid("param").user_id);
+	const { next } = c.req.valid("json");
+	// Refused here, not silently replaced at redemption: the partner learns its link would not go where it meant.
+	if (next !== undefined && !allowedRedirect(c.var.config, next)) {
+		const message = "next must be a path or URL on an allowed origin";
+		throw new ApiError(400, message, { issues: [{ path: "next", message }] });
+	}
 	const exists = await c.var.db.select({ id: users.id }).from(users).where(eq(users.id, userId)).get();
 	if (!exists) throw new ApiError(404, "User not found");
 	const loginLink = await createLoginLink(depsOf(c), {
 		userId,
 		integrationKeyId: c.var.integrationKey.id,
 		createdBy: c.var.auth.userId,
-		next: c.req.valid("json").next,
+		next,
 	});
 	noStore(c);
 	return c.json({ login_link: loginLink }, 200);

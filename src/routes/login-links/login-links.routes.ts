@@ -1,6 +1,6 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { STAFF_ROLES } from "../../db/schema.ts";
-import { errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
+import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
 import { bearerAuth, requireRole } from "../../middleware/auth.ts";
 import { integrationKeyAuth } from "../../middleware/integration-key.ts";
 import { jsonBodyParser } from "../../middleware/json-body.ts";
@@ -12,7 +12,7 @@ const TokenQuery = z.object({
 	token: z.string().max(512).optional().openapi({ description: "The one-time token from `login_link`" }),
 });
 
-export const create = createRoute({
+export const create = defineRoute({
 	method: "post",
 	path: "/api/users/{user_id}/magic-link",
 	operationId: "kc7CreateLoginLink",
@@ -34,7 +34,8 @@ export const create = createRoute({
 		...jsonBody(
 			z.strictObject({
 				next: z.string().max(2048).optional().openapi({
-					description: "Where to send the browser after sign-in (allowed origins only)",
+					description:
+						"Where to send the browser after sign-in: a path (resolved against the dashboard URL) or a URL on an allowed origin; anything else is 400",
 					example: "/dashboard/modules",
 				}),
 			}),
@@ -53,7 +54,7 @@ export const create = createRoute({
 	},
 });
 
-export const magicLink = createRoute({
+export const magicLink = defineRoute({
 	method: "get",
 	path: "/auth/magic-link",
 	operationId: "kc7RedeemMagicLink",
@@ -72,7 +73,7 @@ export const magicLink = createRoute({
 	},
 });
 
-export const tokenLogin = createRoute({
+export const tokenLogin = defineRoute({
 	method: "get",
 	path: "/auth/token-login",
 	operationId: "kc7TokenLogin",

@@ -1,10 +1,10 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses, jsonContent } from "../../lib/openapi.ts";
+import { z } from "@hono/zod-openapi";
+import { defineRoute, errorResponses, jsonContent } from "../../lib/openapi.ts";
 import { MessageSchema } from "../schemas.ts";
 
 const tags = ["Meta"];
 
-export const hello = createRoute({
+export const hello = defineRoute({
 	method: "get",
 	path: "/api",
 	operationId: "kc7Hello",
@@ -14,7 +14,7 @@ export const hello = createRoute({
 	responses: { 200: jsonContent(MessageSchema, "A greeting"), ...errorResponses() },
 });
 
-export const docs = createRoute({
+export const docs = defineRoute({
 	method: "get",
 	path: "/api/docs",
 	operationId: "apiDocs",
@@ -27,7 +27,7 @@ export const docs = createRoute({
 	},
 });
 
-export const jwks = createRoute({
+export const jwks = defineRoute({
 	method: "get",
 	path: "/.well-known/jwks.json",
 	operationId: "jwks",

@@ -1,7 +1,8 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import {
 	bearerSecurity,
 	cookieSecurity,
+	defineRoute,
 	errorResponses,
 	JSON_BODY_ERRORS,
 	jsonBody,
@@ -30,7 +31,7 @@ const TokenSchema = z
 	})
 	.openapi("IldToken");
 
-export const login = createRoute({
+export const login = defineRoute({
 	method: "post",
 	path: "/sign/login",
 	operationId: "ildLogin",
@@ -48,7 +49,7 @@ export const login = createRoute({
 	},
 });
 
-export const register = createRoute({
+export const register = defineRoute({
 	method: "post",
 	path: "/sign/register",
 	operationId: "ildRegister",
@@ -72,7 +73,7 @@ export const register = createRoute({
 	},
 });
 
-export const check = createRoute({
+export const check = defineRoute({
 	method: "get",
 	path: "/sign/check",
 	operationId: "ildCheck",
@@ -98,7 +99,7 @@ export const check = createRoute({
 	},
 });
 
-export const refresh = createRoute({
+export const refresh = defineRoute({
 	method: "get",
 	path: "/sign/refresh",
 	operationId: "ildRefresh",
@@ -115,7 +116,7 @@ export const refresh = createRoute({
 	},
 });
 
-export const logout = createRoute({
+export const logout = defineRoute({
 	method: "get",
 	path: "/sign/logout",
 	operationId: "ildLogout",
@@ -133,7 +134,7 @@ export const logout = createRoute({
 
 const TokenField = z.string().min(1).max(512);
 
-export const verify = createRoute({
+export const verify = defineRoute({
 	method: "post",
 	path: "/sign/verify",
 	operationId: "ildVerifyEmail",
@@ -148,7 +149,7 @@ export const verify = createRoute({
 	},
 });
 
-export const requestReset = createRoute({
+export const requestReset = defineRoute({
 	method: "post",
 	path: "/sign/reset",
 	operationId: "ildRequestPasswordReset",
@@ -165,7 +166,7 @@ export const requestReset = createRoute({
 	},
 });
 
-export const completeReset = createRoute({
+export const completeReset = defineRoute({
 	method: "post",
 	path: "/sign/reset/{token}",
 	operationId: "ildResetPassword",

@@ -1,5 +1,12 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { bearerSecurity, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
+import { z } from "@hono/zod-openapi";
+import {
+	bearerSecurity,
+	defineRoute,
+	errorResponses,
+	JSON_BODY_ERRORS,
+	jsonBody,
+	jsonContent,
+} from "../../lib/openapi.ts";
 import { bearerAuth, requireRole } from "../../middleware/auth.ts";
 import { jsonBodyParser } from "../../middleware/json-body.ts";
 import { IldUserSchema, plainText } from "../schemas.ts";
@@ -24,7 +31,7 @@ const SubscriptionSchema = z
 
 const paging = z.string().regex(/^\d{1,9}$/, "must be a non-negative integer");
 
-export const list = createRoute({
+export const list = defineRoute({
 	method: "get",
 	path: "/user",
 	operationId: "ildListUsers",
@@ -52,7 +59,7 @@ export const list = createRoute({
 	},
 });
 
-export const get = createRoute({
+export const get = defineRoute({
 	method: "get",
 	path: USER,
 	operationId: "ildGetUser",
@@ -67,7 +74,7 @@ export const get = createRoute({
 	},
 });
 
-export const reindex = createRoute({
+export const reindex = defineRoute({
 	method: "patch",
 	path: `${USER}/index`,
 	operationId: "ildReindexUserCategories",
@@ -86,7 +93,7 @@ export const reindex = createRoute({
 	},
 });
 
-export const recalculate = createRoute({
+export const recalculate = defineRoute({
 	method: "put",
 	path: `${USER}/recalculate-subscription`,
 	operationId: "ildRecalculateSubscription",
@@ -120,7 +127,7 @@ const PeriodSchema = z
 
 const Timestamp = z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time" });
 
-export const grantPeriod = createRoute({
+export const grantPeriod = defineRoute({
 	method: "post",
 	path: `${USER}/subscription-periods`,
 	operationId: "ildGrantSubscriptionPeriod",
@@ -154,7 +161,7 @@ export const grantPeriod = createRoute({
 	},
 });
 
-export const listPeriods = createRoute({
+export const listPeriods = defineRoute({
 	method: "get",
 	path: `${USER}/subscription-periods`,
 	operationId: "ildListSubscriptionPeriods",

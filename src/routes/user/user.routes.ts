@@ -1,5 +1,12 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { bearerSecurity, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../lib/openapi.ts";
+import { z } from "@hono/zod-openapi";
+import {
+	bearerSecurity,
+	defineRoute,
+	errorResponses,
+	JSON_BODY_ERRORS,
+	jsonBody,
+	jsonContent,
+} from "../../lib/openapi.ts";
 import { bearerAuth } from "../../middleware/auth.ts";
 import { jsonBodyParser, multipartOrJsonBodyParser } from "../../middleware/json-body.ts";
 import { MAX_IMAGE_BYTES } from "../../services/profile-images.ts";
@@ -14,7 +21,7 @@ import {
 
 const tags = ["ILD: user"];
 
-export const ownProfile = createRoute({
+export const ownProfile = defineRoute({
 	method: "get",
 	path: "/user/profile",
 	operationId: "ildGetOwnProfile",
@@ -28,7 +35,7 @@ export const ownProfile = createRoute({
 	},
 });
 
-export const changePassword = createRoute({
+export const changePassword = defineRoute({
 	method: "put",
 	path: "/user/changepassword",
 	operationId: "ildChangePassword",
@@ -52,7 +59,7 @@ const ProfileText = {
 	username: UsernameField.optional(),
 };
 
-export const updateProfile = createRoute({
+export const updateProfile = defineRoute({
 	method: "put",
 	path: "/user/profile",
 	operationId: "ildUpdateProfile",
@@ -87,7 +94,7 @@ export const updateProfile = createRoute({
 	},
 });
 
-export const publicProfile = createRoute({
+export const publicProfile = defineRoute({
 	method: "get",
 	path: "/user/profile/{userId}",
 	operationId: "ildGetPublicProfile",
@@ -119,7 +126,7 @@ export const publicProfile = createRoute({
 	},
 });
 
-export const streamImage = createRoute({
+export const streamImage = defineRoute({
 	method: "get",
 	path: "/user/profile/stream/{key}",
 	operationId: "ildStreamProfileImage",
@@ -148,7 +155,7 @@ export const streamImage = createRoute({
 	},
 });
 
-export const completeTutorial = createRoute({
+export const completeTutorial = defineRoute({
 	method: "put",
 	path: "/user/tutorial",
 	operationId: "ildCompleteTutorial",
@@ -163,7 +170,7 @@ export const completeTutorial = createRoute({
 	},
 });
 
-export const joinCommunity = createRoute({
+export const joinCommunity = defineRoute({
 	method: "patch",
 	path: "/user/community/join/{communityId}",
 	operationId: "ildJoinCommunity",
