@@ -1,6 +1,5 @@
 import type { Config } from "./config.ts";
 import { createRouter } from "./lib/openapi.ts";
-import { accessRuleOf } from "./middleware/auth.ts";
 import { notFoundHandler, onError } from "./middleware/error-handler.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { responseHeaders } from "./middleware/response-headers.ts";
@@ -76,18 +75,6 @@ export function openApiDocument(app: App, config: Pick<Config, "publicBaseUrl" |
 	});
 	// The development outbox only exists (and is only documented) in development.
 	if (!config.isDevelopment) delete document.paths?.["/dev/outbox"];
-	// Who may call each operation, read from the role middleware that enforces it.
-	for (const definition of app.openAPIRegistry.definitions) {
-		if (definition.type !== "route") continue;
-		// zod-openapi keeps the whole route config, middleware included, though its type does not say so.
-		const { path, method, middleware } = definition.route as typeof definition.route & { middleware?: unknown };
-		const rule = [middleware ?? []].flat().map(accessRuleOf).find(Boolean);
-		const item = document.paths?.[path] as Record<string, Record<string, unknown> | undefined> | undefined;
-		const operation = item?.[method];
-		if (!rule || !operation) continue;
-		operation["x-roles"] = [...rule.roles];
-		if (rule.self) operation["x-self"] = rule.self;
-	}
 	// Router-level constraints (`{userId{[0-9]+}}`) are Hono syntax; OpenAPI names the parameter alone.
 	document.paths = Object.fromEntries(
 		Object.entries(document.paths ?? {}).map(([path, item]) => [normalizePath(path), item]),

@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, type RouteConfig, type z as Z, z } from "@hono/zod-openapi";
+import { accessRuleOf } from "../middleware/auth.ts";
 import { rejectUnexpectedBody } from "../middleware/json-body.ts";
 import type { AppEnv } from "../types.ts";
 import { ApiError, REASON_PHRASES } from "./errors.ts";
@@ -70,11 +71,16 @@ export const bearerSecurity = [{ bearerAuth: [] }];
 export const cookieSecurity = [{ refreshCookie: [] }];
 
 /**
- * createRoute, plus the rules every route shares: a route that declares no request body refuses
- * one (after its own middleware, so authentication is still decided first).
+ * createRoute, plus what every route shares:
+ * - who may call it (`x-roles`, `x-self`) is read off the role middleware that enforces it, so the
+ *   document cannot drift from the code;
+ * - a route that declares no request body refuses one (after its own middleware, so
+ *   authentication is still decided first).
  */
 export function defineRoute<R extends RouteConfig>(config: R): ReturnType<typeof createRoute<string, R>> {
-	if (config.request?.body) return createRoute(config);
 	const own = config.middleware ? [config.middleware].flat() : [];
-	return createRoute({ ...config, middleware: [...own, rejectUnexpectedBody] } as R);
+	const rule = own.map(accessRuleOf).find(Boolean);
+	const access = rule ? { "x-roles": [...rule.roles], ...(rule.self ? { "x-self": rule.self } : {}) } : {};
+	const middleware = config.request?.body ? own : [...own, rejectUnexpectedBody];
+	return createRoute({ ...config, ...access, middleware } as R);
 }

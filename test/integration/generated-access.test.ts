@@ -1,0 +1,240 @@
+import { env } from "cloudflare:workers";
+import { importJWK, type JWK, SignJWT } from "jose";
+import { beforeAll, describe, expect, it } from "vitest";
+import { getConfig } from "../../src/config.ts";
+import type { Role } from "../../src/db/schema.ts";
+import { sha256 } from "../../src/lib/encoding.ts";
+import { signAccessToken } from "../../src/lib/jwt.ts";
+import { createCommunity } from "../../src/services/communities.ts";
+import { createIntegrationKey } from "../../src/services/integration-keys.ts";
+import { storeImage } from "../../src/services/profile-images.ts";
+import { IMAGES } from "../fixtures/images.ts";
+import {
+	bearer,
+	createModule,
+	createUser,
+	db,
+	kc7Login,
+	refreshCookieOf,
+	send,
+	sendWith,
+	withCookie,
+} from "../helpers.ts";
+import {
+	fillPath,
+	loadOperations,
+	needsBearer,
+	needsIntegrationKey,
+	type Operation,
+	type Schema,
+	validObject,
+} from "../openapi-walk.ts";
+
+/**
+ * The access rule every operation declares in the document (security, `x-roles`, `x-self`) checked
+ * against what it does, for every kind of caller. A route added later is covered automatically.
+ */
+
+type Caller = "none" | "expired" | "foreign-key" | "plain" | Role;
+const CALLERS: Caller[] = ["none", "expired", "foreign-key", "plain", "Manager", "Admin", "API"];
+const ROOMY = {
+	RATE_LIMITS: JSON.stringify(
+		Object.fromEntries(
+			["loginAccount", "loginIp", "mailAddress", "registerIp", "provisionCaller"].map((n) => [
+				n,
+				{ limit: 1_000_000, windowSeconds: 60 },
+			]),
+		),
+	),
+};
+
+// GETs whose side effects the contract defines: rotation, logout, consuming a login link.
+const STATEFUL_GETS = new Set(["ildRefresh", "ildLogout", "kc7RedeemMagicLink", "kc7TokenLogin"]);
+
+interface Principal {
+	id: number;
+	token: string;
+	roles: Role[];
+}
+
+let operations: Operation[];
+const principals = new Map<Caller, Principal>();
+const tokens = new Map<Caller, string>();
+let target: { id: number; email: string };
+let fixtures: { module: number; community: number; key: string; imageKey: string };
+
+async function freshKeyId(): Promise<string> {
+	const admin = principals.get("Admin") as Principal;
+	return String((await createIntegrationKey(db(), `access-${Math.random()}`, admin.id)).id);
+}
+
+async function requestFor(
+	op: Operation,
+	caller: Caller,
+	subject: number,
+): Promise<{ path: string; init: RequestInit }> {
+	const values: Record<string, string> = {
+		user_id: String(subject),
+		userId: String(subject),
+		user: String(subject),
+		module_id: String(fixtures.module),
+		communityId: String(fixtures.community),
+		id: op.path.includes("integration-keys") ? await freshKeyId() : "1",
+		key: fixtures.imageKey,
+		token: "A".repeat(43),
+		email: target.email,
+	};
+	const headers: Record<string, string> = { "CF-Connecting-IP": "10.7.7.7" };
+	const token = tokens.get(caller);
+	if (token) Object.assign(headers, bearer(token));
+	if (needsIntegrationKey(op)) headers["X-Integration-Key"] = fixtures.key;
+	const init: RequestInit = { method: op.method, headers };
+	if (op.jsonBody) {
+		headers["Content-Type"] = "application/json";
+		init.body = JSON.stringify(validObject(op.jsonBody as Schema));
+	} else if (op.formBody) {
+		const form = new FormData();
+		form.append("firstName", "Formed");
+		init.body = form;
+	}
+	return { path: fillPath(op.path, values), init };
+}
+
+beforeAll(async () => {
+	operations = await loadOperations();
+	for (const caller of ["plain", "Manager", "Admin", "API"] as const) {
+		const roles: Role[] = caller === "plain" ? [] : [caller];
+		const user = await createUser({ roles });
+		principals.set(caller, { id: user.id, token: (await kc7Login(user.username as string)).token, roles });
+		tokens.set(caller, (principals.get(caller) as Principal).token);
+	}
+	const plain = principals.get("plain") as Principal;
+	const config = getConfig(env);
+	const past = Date.now() - 60 * 60 * 1000;
+	tokens.set(
+		"expired",
+		(await signAccessToken(env.JWT_PRIVATE_KEYS, config, { userId: plain.id, sessionId: "x", roles: ["Admin"] }, past))
+			.token,
+	);
+	const foreign = JSON.parse(env.TEST_FOREIGN_JWK) as JWK;
+	const now = Math.floor(Date.now() / 1000);
+	tokens.set(
+		"foreign-key",
+		await new SignJWT({ sid: "x", roles: ["Admin"] })
+			.setProtectedHeader({ alg: "ES256", kid: "test-signing", typ: "at+jwt" })
+			.setIssuer(config.issuer)
+			.setAudience(config.audience)
+			.setSubject(String(plain.id))
+			.setIssuedAt(now)
+			.setExpirationTime(now + 900)
+			.sign(await importJWK({ ...foreign, alg: "ES256" }, "ES256")),
+	);
+	const targetUser = await createUser();
+	target = { id: targetUser.id, email: targetUser.email };
+	const admin = principals.get("Admin") as Principal;
+	fixtures = {
+		module: (await createModule()).id,
+		community: (await createCommunity(db(), { name: "Access", categories: ["a"] })).id,
+		key: (await createIntegrationKey(db(), "access", admin.id)).key,
+		imageKey: await storeImage(env.PROFILE_IMAGES, IMAGES["image/gif"], "image/gif", target.id),
+	};
+});
+
+describe("generated access matrix", () => {
+	it("every operation × every caller matches its declared rule", async () => {
+		const failures: string[] = [];
+		let checked = 0;
+		for (const op of operations) {
+			for (const caller of CALLERS) {
+				const { path, init } = await requestFor(op, caller, target.id);
+				const res = await sendWith(ROOMY, path, init);
+				checked += 1;
+				const where = `${op.method} ${op.path} as ${caller} → ${res.status}`;
+				if (res.status >= 500) failures.push(where);
+				if (!needsBearer(op)) {
+					if (res.status === 403) failures.push(`${where} (public route refused by role)`);
+					continue;
+				}
+				const principal = principals.get(caller);
+				if (!principal) {
+					if (res.status !== 401) failures.push(`${where} (expected 401)`);
+					continue;
+				}
+				const allowed = !op.roles || principal.roles.some((r) => op.roles?.includes(r));
+				if (allowed && (res.status === 401 || res.status === 403)) failures.push(`${where} (expected access)`);
+				if (!allowed && res.status !== 403) failures.push(`${where} (expected 403)`);
+			}
+			// Self-or-role routes: a plain user on their own resource is allowed.
+			if (op.self) {
+				const plain = principals.get("plain") as Principal;
+				const { path, init } = await requestFor(op, "plain", plain.id);
+				const res = await sendWith(ROOMY, path, init);
+				checked += 1;
+				if (res.status === 401 || res.status === 403 || res.status >= 500) {
+					failures.push(`${op.method} ${op.path} as plain on self → ${res.status} (expected access)`);
+				}
+			}
+		}
+		expect(checked).toBeGreaterThan(operations.length * CALLERS.length - 1);
+		expect(failures, failures.join("\n")).toEqual([]);
+	}, 300_000);
+
+	it("every role-restricted operation declares its roles in the document", async () => {
+		const restricted = operations.filter((o) => o.roles);
+		expect(restricted.length).toBeGreaterThanOrEqual(15);
+		for (const op of restricted) for (const role of op.roles ?? []) expect(["Admin", "Manager", "API"]).toContain(role);
+	});
+});
+
+describe("methods and side effects", () => {
+	it("every mutating path answers GET and HEAD with 404 or 405", async () => {
+		const admin = principals.get("Admin") as Principal;
+		const readable = new Set(operations.filter((o) => o.method === "GET").map((o) => o.path));
+		const failures: string[] = [];
+		for (const op of operations.filter((o) => o.method !== "GET" && !readable.has(o.path))) {
+			const { path } = await requestFor(op, "Admin", target.id);
+			for (const method of ["GET", "HEAD"]) {
+				const res = await send(path, { method, headers: bearer(admin.token) });
+				if (res.status !== 404 && res.status !== 405) failures.push(`${method} ${op.path} → ${res.status}`);
+			}
+		}
+		expect(failures).toEqual([]);
+	});
+
+	it("no GET changes stored state (the contract's rotation, logout and login-link GETs aside)", async () => {
+		const fingerprint = async () => {
+			const tables = await env.DB.prepare(
+				"SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY name",
+			).all<{ name: string }>();
+			const rows = [];
+			for (const { name } of tables.results)
+				rows.push(JSON.stringify((await env.DB.prepare(`SELECT * FROM "${name}"`).all()).results));
+			return sha256(rows.join("\n"));
+		};
+		const failures: string[] = [];
+		for (const op of operations.filter((o) => o.method === "GET" && !STATEFUL_GETS.has(o.operationId))) {
+			const { path, init } = await requestFor(op, "Admin", target.id);
+			const before = await fingerprint();
+			const res = await sendWith(ROOMY, path, init);
+			if ((await fingerprint()) !== before) failures.push(`GET ${op.path} → ${res.status} changed state`);
+		}
+		expect(failures).toEqual([]);
+	});
+});
+
+describe("object-level access", () => {
+	it("a user cannot act on another user's sessions", async () => {
+		const a = await createUser();
+		const b = await createUser();
+		const aLogin = await kc7Login(a.username as string);
+		const bLogin = await send("/api/auth", {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify({ username: b.username, password: "correct-horse-battery-staple" }),
+		});
+		const bRefresh = refreshCookieOf(bLogin) as string;
+		// A logs out (their own session, from their token) and changes their password (revoking their other sessions).
+		expect((await send("/sign/logout", { headers: bearer(aLogin.token) })).status).toBe(200);
+		expect((await send("/sign/refresh", { headers: withCookie(bRefresh) })).status).toBe(200);
+	});
+});
