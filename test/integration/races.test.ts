@@ -1,0 +1,120 @@
+import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { sessions, users } from "../../src/db/schema.ts";
+import { issueOneTimeToken, type TokenPurpose } from "../../src/services/one-time-tokens.ts";
+import { REFRESH_GRACE_MS } from "../../src/services/sessions.ts";
+import { createUser, db, ildLogin, refreshCookieOf, send, sendJson, userRow, withCookie } from "../helpers.ts";
+
+/** Races that must be decided by the strongly consistent stores, repeated so a lucky interleaving cannot pass. */
+
+const ROUNDS = 20;
+const RACERS = 20;
+
+async function tokenFor(purpose: TokenPurpose, userId: number) {
+	return (await issueOneTimeToken({ db: db(), kv: env.TOKENS }, { purpose, userId })).token;
+}
+
+const winners = (responses: Response[], ok: number[]) => responses.filter((r) => ok.includes(r.status)).length;
+
+describe("one-time tokens under 20 concurrent consumptions, 20 times over", () => {
+	it("email verification: exactly one success per token", async () => {
+		for (let round = 0; round < ROUNDS; round++) {
+			const user = await createUser({ verified: false });
+			const token = await tokenFor("verify-email", user.id);
+			const results = await Promise.all(Array.from({ length: RACERS }, () => sendJson("/sign/verify", { token })));
+			expect(winners(results, [200]), `round ${round}`).toBe(1);
+			expect(results.filter((r) => r.status === 400)).toHaveLength(RACERS - 1);
+			expect((await userRow(user.id))?.emailVerifiedAt).not.toBeNull();
+		}
+	}, 120_000);
+
+	it("password reset: exactly one success per token, and its password is the one that holds", async () => {
+		for (let round = 0; round < ROUNDS; round++) {
+			const user = await createUser();
+			const token = await tokenFor("password-reset", user.id);
+			const results = await Promise.all(
+				Array.from({ length: RACERS }, (_, i) =>
+					sendJson(`/sign/reset/${token}`, { password: `racing-password-${round}-${i}` }),
+				),
+			);
+			const ok = results.map((r, i) => [r.status, i] as const).filter(([s]) => s === 200);
+			expect(ok, `round ${round}`).toHaveLength(1);
+			if (round % 5 === 0) await ildLogin(user.email, `racing-password-${round}-${ok[0]?.[1]}`);
+		}
+	}, 180_000);
+
+	it("login links: exactly one success per token across /auth/magic-link and /auth/token-login", async () => {
+		for (let round = 0; round < ROUNDS; round++) {
+			const user = await createUser();
+			const token = await tokenFor("login", user.id);
+			const results = await Promise.all(
+				Array.from({ length: RACERS }, (_, i) =>
+					i % 2
+						? send(`/auth/token-login?token=${token}`)
+						: send(`/auth/magic-link?token=${token}`, { redirect: "manual" }),
+				),
+			);
+			expect(winners(results, [200, 302]), `round ${round}`).toBe(1);
+			expect(results.filter((r) => r.status === 401)).toHaveLength(RACERS - 1);
+			const opened = await db().select().from(sessions).where(eq(sessions.userId, user.id));
+			expect(opened).toHaveLength(1);
+		}
+	}, 120_000);
+});
+
+describe("refresh under 20 concurrent uses of one token", () => {
+	it("rotates exactly once, answers every racer, revokes nothing; a replay after the grace revokes", async () => {
+		for (let round = 0; round < 5; round++) {
+			const user = await createUser();
+			const { refresh } = await ildLogin(user.email);
+			const results = await Promise.all(
+				Array.from({ length: RACERS }, () => send("/sign/refresh", { headers: withCookie(refresh) })),
+			);
+			expect(results.map((r) => r.status)).toEqual(Array(RACERS).fill(200));
+			const rotated = results.map(refreshCookieOf).filter(Boolean) as string[];
+			expect(rotated, `round ${round}`).toHaveLength(1);
+			const family = refresh.split(".")[0] as string;
+			const row = await db().select().from(sessions).where(eq(sessions.family, family)).get();
+			expect(row?.revokedAt).toBeNull();
+
+			await db()
+				.update(sessions)
+				.set({ rotatedAt: Date.now() - REFRESH_GRACE_MS - 1 })
+				.where(eq(sessions.family, family));
+			expect((await send("/sign/refresh", { headers: withCookie(refresh) })).status).toBe(401);
+			expect((await db().select().from(sessions).where(eq(sessions.family, family)).get())?.revokedAt).not.toBeNull();
+			expect((await send("/sign/refresh", { headers: withCookie(rotated[0] as string) })).status).toBe(401);
+		}
+	}, 120_000);
+});
+
+describe("rate limits under concurrency", () => {
+	it("20 concurrent provisioning calls by one caller: exactly 5 accepted, three callers in a row", async () => {
+		for (let round = 0; round < 3; round++) {
+			const caller = await createUser({ roles: ["API"] });
+			const login = await sendJson("/api/auth", {
+				username: caller.username,
+				password: "correct-horse-battery-staple",
+			});
+			const { access_token } = (await login.json()) as { access_token: string };
+			const results = await Promise.all(
+				Array.from({ length: RACERS }, (_, i) =>
+					sendJson(
+						"/api/users",
+						{
+							username: `race_${round}_${i}_${Date.now().toString(36)}`,
+							email: `race${round}-${i}-${Date.now()}@example.com`,
+						},
+						{ headers: { Authorization: `Bearer ${access_token}` } },
+					),
+				),
+			);
+			expect(
+				results.filter((r) => r.status === 201),
+				`round ${round}`,
+			).toHaveLength(5);
+			expect(results.filter((r) => r.status === 429)).toHaveLength(15);
+		}
+	});
+});
