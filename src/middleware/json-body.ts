@@ -104,8 +104,15 @@ export function jsonBodyParser(options: { limit?: number; optional?: boolean } =
 	const limit = options.limit ?? JSON_BODY_LIMIT;
 	return createMiddleware<AppEnv>(async (c, next) => {
 		const contentType = c.req.header("Content-Type") ?? "";
-		// An optional body may be left out entirely (no content type, nothing sent): the validator then sees {}.
-		if (options.optional && !contentType && !c.req.raw.body) return next();
+		// An optional body may be left out entirely (no content type, zero bytes): the validator then sees {}.
+		// Over HTTP "no body" usually arrives as an empty stream with Content-Length: 0, not as null.
+		if (options.optional && !contentType) {
+			const bytes = await readBodyLimited(c.req.raw, limit);
+			if (bytes.byteLength > 0) throw new ApiError(415, "Content-Type must be application/json");
+			// zod-openapi's media-type gate looks at the body again: it reads this cache, not the spent stream.
+			(c.req.bodyCache as Record<string, unknown>).arrayBuffer = Promise.resolve(new ArrayBuffer(0));
+			return next();
+		}
 		if (!JSON_MEDIA_TYPE.test(mediaTypeOf(contentType)))
 			throw new ApiError(415, "Content-Type must be application/json");
 		await acceptJson(c, limit);

@@ -74,6 +74,22 @@ describe("POST /api/users/:user_id/magic-link", () => {
 		expect(key?.lastUsedAt).not.toBeNull();
 	});
 
+	it("takes the body as optional: none, an empty one (Content-Length: 0) or {}", async () => {
+		const { token } = await userWithToken(["API"]);
+		const target = await createUser();
+		const post = (init: RequestInit) =>
+			send(`/api/users/${target.id}/magic-link`, {
+				method: "POST",
+				...init,
+				headers: { ...bearer(token), "X-Integration-Key": partnerKey, ...(init.headers as Record<string, string>) },
+			});
+		expect((await post({})).status).toBe(200);
+		// Bytes, not a string: a string body would make Request add "text/plain", which real body-less clients do not send.
+		expect((await post({ body: new Uint8Array(0) })).status).toBe(200);
+		expect((await post({ body: "{}", headers: { "Content-Type": "application/json" } })).status).toBe(200);
+		await expectError(await post({ body: new TextEncoder().encode("next=/x") }), 415);
+	});
+
 	it("carries `next` into the link", async () => {
 		const { token } = await userWithToken(["Manager"]);
 		const target = await createUser();
