@@ -7,6 +7,11 @@ export function progressOf(score: number, maxScore: number): number {
 	return maxScore > 0 ? Math.min(1, Math.max(0, score / maxScore)) : 0;
 }
 
+/** The KC7 progress object. */
+function progressRecord(userId: number, moduleId: number, score: number, maxScore: number) {
+	return { user_id: userId, module_id: moduleId, score, max_score: maxScore, progress: progressOf(score, maxScore) };
+}
+
 export async function listCoreModules(db: Db) {
 	return db
 		.select({
@@ -45,7 +50,7 @@ export async function userModuleProgress(db: Db, userId: number) {
 }
 
 export type ModuleProgressResult =
-	| { kind: "ok"; progress: { user_id: number; module_id: number; score: number; max_score: number; progress: number } }
+	| { kind: "ok"; progress: ReturnType<typeof progressRecord> }
 	| { kind: "no-user" }
 	| { kind: "no-module" }
 	| { kind: "not-enrolled" };
@@ -65,16 +70,7 @@ export async function oneModuleProgress(db: Db, userId: number, moduleId: number
 	if (maxScore === undefined) return { kind: "no-module" };
 	const score = enrollment[0]?.score;
 	if (score === undefined) return { kind: "not-enrolled" };
-	return {
-		kind: "ok",
-		progress: {
-			user_id: userId,
-			module_id: moduleId,
-			score,
-			max_score: maxScore,
-			progress: progressOf(score, maxScore),
-		},
-	};
+	return { kind: "ok", progress: progressRecord(userId, moduleId, score, maxScore) };
 }
 
 export type RecordScoreResult = ModuleProgressResult | { kind: "out-of-range"; maxScore: number };
@@ -117,14 +113,5 @@ export async function recordScore(db: Db, userId: number, moduleId: number, scor
 	const maxScore = module[0]?.maxScore;
 	if (maxScore === undefined) return { kind: "no-module" };
 	if (written.length === 0) return { kind: "out-of-range", maxScore };
-	return {
-		kind: "ok",
-		progress: {
-			user_id: userId,
-			module_id: moduleId,
-			score,
-			max_score: maxScore,
-			progress: progressOf(score, maxScore),
-		},
-	};
+	return { kind: "ok", progress: progressRecord(userId, moduleId, score, maxScore) };
 }
