@@ -88,14 +88,15 @@ export const streamImage: RouteHandler<typeof routes.streamImage, AppEnv> = asyn
 	if (!object) throw new ApiError(404, "Image not found");
 	const headers = new Headers();
 	object.writeHttpMetadata(headers);
-	headers.set("ETag", object.httpEtag);
-	headers.set("Cache-Control", "private, max-age=31536000, immutable");
-	headers.set("Content-Disposition", "inline");
-	headers.set("X-Content-Type-Options", "nosniff");
+	for (const [name, value] of headers) c.header(name, value);
+	c.header("ETag", object.httpEtag);
+	c.header("Cache-Control", "private, max-age=31536000, immutable");
+	c.header("Content-Disposition", "inline");
+	c.header("X-Content-Type-Options", "nosniff");
 	// R2 evaluated If-None-Match itself: an object without a body means "not modified".
-	if (!("body" in object)) return new Response(null, { status: 304, headers }) as never;
-	headers.set("Content-Length", String(object.size));
-	return new Response((object as R2ObjectBody).body, { status: 200, headers }) as never;
+	if (!("body" in object)) return c.body(null, 304);
+	c.header("Content-Length", String(object.size));
+	return c.body((object as R2ObjectBody).body, 200);
 };
 
 export const completeTutorial: RouteHandler<typeof routes.completeTutorial, AppEnv> = async (c) => {
