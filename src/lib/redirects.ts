@@ -1,5 +1,6 @@
 import type { Config } from "../config.ts";
 import { isAllowedOrigin } from "../config.ts";
+import { CONTROL_OR_BIDI } from "./text.ts";
 
 /**
  * Where a login link may send the browser: `next` resolved against the dashboard URL, kept only
@@ -10,7 +11,7 @@ import { isAllowedOrigin } from "../config.ts";
  */
 export function allowedRedirect(config: Config, next: string): string | null {
 	// Control characters, whitespace and bidi marks have no place in a redirect target.
-	if (/[\u0000-\u0020\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(next)) return null;
+	if (CONTROL_OR_BIDI.test(next) || /\s/.test(next)) return null;
 	let target: URL;
 	try {
 		target = new URL(next, config.dashboardUrl);

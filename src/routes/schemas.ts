@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { ROLES } from "../db/schema.ts";
+import { CONTROL_OR_BIDI, CONTROL_OR_BIDI_EXCEPT_NEWLINES } from "../lib/text.ts";
 import { usernameProblem } from "../services/users.ts";
 
 /** Schemas more than one resource returns or accepts. */
@@ -66,11 +67,6 @@ export const UsernameField = z
 		pattern: "^[A-Za-z0-9_.-]{3,32}$",
 		description: "3–32 of A–Z a–z 0–9 _ . -, not all digits, not 'me'",
 	});
-
-// C0/C1 controls (NUL included), LRM/RLM, and bidi embeddings/overrides/isolates: invisible, and used to spoof names.
-const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
-const CONTROL_OR_BIDI_EXCEPT_NEWLINES =
-	/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 /** Human text (names, titles): trimmed, bounded, no control or bidi-override characters. */
 export function plainText(max: number, options: { min?: number; multiline?: boolean } = {}) {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { sessions, users } from "../../src/db/schema.ts";
+import { sessions } from "../../src/db/schema.ts";
 import { issueOneTimeToken, type TokenPurpose } from "../../src/services/one-time-tokens.ts";
 import { REFRESH_GRACE_MS } from "../../src/services/sessions.ts";
 import { createUser, db, ildLogin, refreshCookieOf, send, sendJson, userRow, withCookie } from "../helpers.ts";
