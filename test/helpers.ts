@@ -19,7 +19,11 @@ export function unique(prefix = "u"): string {
 	return `${prefix}${Date.now().toString(36)}${counter}${Math.random().toString(36).slice(2, 6)}`;
 }
 export const uniqueEmail = () => `${unique()}@example.com`;
-export const uniqueIp = () => `10.${(counter >> 8) & 255}.${counter & 255}.${Math.floor(Math.random() * 250) + 1}`;
+// Client addresses key the per-IP rate limiters, so two tests sharing one would count each other's attempts.
+// A random prefix per module load and a counter per call keep them distinct (2001:db8::/32 is for documentation).
+const ipPrefix = `2001:db8:${crypto.getRandomValues(new Uint16Array(2)).reduce((a, n) => `${a}${n.toString(16)}:`, "")}`;
+let ipCounter = 0;
+export const uniqueIp = () => `${ipPrefix}:${(++ipCounter).toString(16)}`;
 
 /** Through the Worker's real entry point, as a client would call it. */
 export function send(path: string, init: RequestInit = {}): Promise<Response> {
