@@ -1,6 +1,7 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { moduleProgress, modules, users } from "../db/schema.ts";
+import { moduleProgress, modules } from "../db/schema.ts";
+import { userExists } from "./users.ts";
 
 /** progress = score / max_score, a 0–1 fraction (0 when not started). */
 export function progressOf(score: number, maxScore: number): number {
@@ -26,8 +27,6 @@ export async function listCoreModules(db: Db) {
 		.where(eq(modules.isCore, true))
 		.orderBy(asc(modules.sortOrder), asc(modules.id));
 }
-
-const userExists = (db: Db, userId: number) => db.select({ id: users.id }).from(users).where(eq(users.id, userId));
 
 /** Every core module with the user's score; null when the user does not exist. One round trip. */
 export async function userModuleProgress(db: Db, userId: number) {

@@ -1,6 +1,7 @@
 import { asc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { subscriptionPeriods, users } from "../db/schema.ts";
+import { userExists } from "./users.ts";
 
 export interface Subscription {
 	status: "none" | "active" | "expired";
@@ -74,12 +75,17 @@ export async function grantPeriod(
 	return period && subscription ? { period, subscription } : null;
 }
 
+/** A user's periods by start, with the existence check in the same round trip; null when the user does not exist. */
 export async function listPeriods(db: Db, userId: number) {
-	return db
-		.select()
-		.from(subscriptionPeriods)
-		.where(eq(subscriptionPeriods.userId, userId))
-		.orderBy(asc(subscriptionPeriods.startsAt), asc(subscriptionPeriods.id));
+	const [user, periods] = await db.batch([
+		userExists(db, userId),
+		db
+			.select()
+			.from(subscriptionPeriods)
+			.where(eq(subscriptionPeriods.userId, userId))
+			.orderBy(asc(subscriptionPeriods.startsAt), asc(subscriptionPeriods.id)),
+	]);
+	return user.length > 0 ? periods : null;
 }
 
 export function toIsoSubscription(s: Subscription) {

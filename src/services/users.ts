@@ -38,6 +38,11 @@ export function toRecord(row: RecordRow | undefined): UserRecord | null {
 	};
 }
 
+/** A cheap existence probe, batchable beside the read it guards. */
+export function userExists(db: Db, userId: number) {
+	return db.select({ id: users.id }).from(users).where(eq(users.id, userId));
+}
+
 export async function findUserById(db: Db, id: number): Promise<UserRecord | null> {
 	return toRecord(await db.select(recordColumns).from(users).where(eq(users.id, id)).get());
 }

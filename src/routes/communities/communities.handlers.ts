@@ -7,7 +7,7 @@ import type * as routes from "./communities.routes.ts";
 
 export const list: RouteHandler<typeof routes.list, AppEnv> = async (c) => {
 	const communities = (await listCommunities(c.var.db)).map(({ id, name, categories }) => ({ id, name, categories }));
-	if ((await cacheableJson(c, communities, 60)).notModified) return c.body(null, 304);
+	if (await cacheableJson(c, communities, 60)) return c.body(null, 304);
 	return c.json(communities, 200);
 };
 

@@ -13,7 +13,7 @@ const NOT_FOUND: Record<"no-user" | "no-module" | "not-enrolled", string> = {
 
 export const list: RouteHandler<typeof routes.list, AppEnv> = async (c) => {
 	const catalog = await modules.listCoreModules(c.var.db);
-	if ((await cacheableJson(c, catalog, 300)).notModified) return c.body(null, 304);
+	if (await cacheableJson(c, catalog, 300)) return c.body(null, 304);
 	return c.json(catalog, 200);
 };
 

@@ -1,12 +1,11 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
 import type { Context } from "hono";
-import { users } from "../../db/schema.ts";
 import { noStore } from "../../lib/cookies.ts";
 import { ApiError } from "../../lib/errors.ts";
 import { allowedRedirect, safeRedirect } from "../../lib/redirects.ts";
 import { depsOf } from "../../services/deps.ts";
 import { createLoginLink, redeemLoginToken } from "../../services/login-links.ts";
+import { userExists } from "../../services/users.ts";
 import type { AppEnv } from "../../types.ts";
 import { startSession } from "../session-responses.ts";
 import type * as routes from "./login-links.routes.ts";
@@ -19,8 +18,7 @@ export const create: RouteHandler<typeof routes.create, AppEnv> = async (c) => {
 		const message = "next must be a path or URL on an allowed origin";
 		throw new ApiError(400, message, { issues: [{ path: "next", message }] });
 	}
-	const exists = await c.var.db.select({ id: users.id }).from(users).where(eq(users.id, userId)).get();
-	if (!exists) throw new ApiError(404, "User not found");
+	if (!(await userExists(c.var.db, userId).get())) throw new ApiError(404, "User not found");
 	const loginLink = await createLoginLink(depsOf(c), {
 		userId,
 		integrationKeyId: c.var.integrationKey.id,

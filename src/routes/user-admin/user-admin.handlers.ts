@@ -62,8 +62,7 @@ export const grantPeriod: RouteHandler<typeof routes.grantPeriod, AppEnv> = asyn
 };
 
 export const listPeriods: RouteHandler<typeof routes.listPeriods, AppEnv> = async (c) => {
-	const id = Number(c.req.valid("param").userId);
-	const [user, periods] = await Promise.all([findUserById(c.var.db, id), periodsOf(c.var.db, id)]);
-	if (!user) throw new ApiError(404, USER_NOT_FOUND);
+	const periods = await periodsOf(c.var.db, Number(c.req.valid("param").userId));
+	if (!periods) throw new ApiError(404, USER_NOT_FOUND);
 	return c.json(periods.map(toPeriod), 200);
 };

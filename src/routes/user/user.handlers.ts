@@ -59,20 +59,19 @@ export const updateProfile: RouteHandler<typeof routes.updateProfile, AppEnv> = 
 		changes.profileImageKey = await storeImage(bucket, bytes, type, userId);
 	}
 	let result: Awaited<ReturnType<typeof update>>;
+	let user: NonNullable<typeof result.user>;
 	try {
 		result = await update(c.var.db, userId, changes);
+		if (!result.user) throw new ApiError(401, NO_SUCH_USER);
+		user = result.user;
 	} catch (error) {
-		// The row still points at the old image: the new object must not linger.
+		// The row does not point at the new image: the new object must not linger.
 		if (changes.profileImageKey) await bucket.delete(changes.profileImageKey);
 		throw error;
 	}
-	if (!result.user) {
-		if (changes.profileImageKey) await bucket.delete(changes.profileImageKey);
-		throw new ApiError(401, NO_SUCH_USER);
-	}
 	// Only now, with the row pointing at the new object, is the displaced one deleted.
 	if (result.replacedImageKey) await bucket.delete(result.replacedImageKey);
-	return c.json(toIldUser(result.user), 200);
+	return c.json(toIldUser(user), 200);
 };
 
 export const publicProfile: RouteHandler<typeof routes.publicProfile, AppEnv> = async (c) => {
