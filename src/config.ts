@@ -7,6 +7,8 @@ export const DEFAULT_RATE_LIMITS = {
 	mailAddress: { limit: 3, windowSeconds: 60 * 60 },
 	registerIp: { limit: 60, windowSeconds: 60 * 60 },
 	provisionCaller: { limit: 5, windowSeconds: 60 },
+	resetIp: { limit: 30, windowSeconds: 60 * 60 },
+	uploadUser: { limit: 30, windowSeconds: 60 * 60 },
 } as const;
 export type RateLimitName = keyof typeof DEFAULT_RATE_LIMITS;
 export interface RateLimitRule {

@@ -22,12 +22,17 @@ export const users = sqliteTable(
 			.default("none"),
 		subscriptionPlan: text("subscription_plan"),
 		subscriptionValidUntil: integer("subscription_valid_until"),
+		// Who created this account with POST /api/users (null: self-registered or seeded). A
+		// `provisioned`-scope integration key may mint links only for users its owner provisioned.
+		// (Plain integer: a self-reference would make the table type refer to itself.)
+		provisionedBy: integer("provisioned_by"),
 		createdAt: integer("created_at").notNull(),
 		updatedAt: integer("updated_at").notNull(),
 	},
 	(t) => [
 		uniqueIndex("users_email_unique").on(t.email),
 		uniqueIndex("users_username_lower_unique").on(sql`lower(${t.username})`),
+		index("users_provisioned_by_idx").on(t.provisionedBy),
 	],
 );
 
@@ -161,13 +166,22 @@ export const moduleProgress = sqliteTable(
 	(t) => [primaryKey({ columns: [t.userId, t.moduleId] })],
 );
 
-/** Partner backends' keys for POST /api/users/:id/magic-link, stored only as SHA-256 hashes. */
+export const INTEGRATION_KEY_SCOPES = ["all", "provisioned"] as const;
+export type IntegrationKeyScope = (typeof INTEGRATION_KEY_SCOPES)[number];
+
+/**
+ * Partner backends' keys for POST /api/users/:id/magic-link, stored only as SHA-256 hashes.
+ * A key with an owner works only with that owner's Bearer token; `provisioned` scope limits it to
+ * users its owner created. Deleting the owner deletes the key: an owned key must never become unbound.
+ */
 export const integrationKeys = sqliteTable(
 	"integration_keys",
 	{
 		id: integer("id").primaryKey({ autoIncrement: true }),
 		name: text("name").notNull(),
 		keyHash: text("key_hash").notNull(),
+		ownerUserId: integer("owner_user_id").references(() => users.id, { onDelete: "cascade" }),
+		scope: text("scope", { enum: INTEGRATION_KEY_SCOPES }).notNull().default("all"),
 		createdBy: integer("created_by").references(() => users.id, { onDelete: "set null" }),
 		createdAt: integer("created_at").notNull(),
 		lastUsedAt: integer("last_used_at"),
@@ -203,4 +217,20 @@ export const subscriptionPeriods = sqliteTable(
 		createdAt: integer("created_at").notNull(),
 	},
 	(t) => [index("subscription_periods_user_idx").on(t.userId, t.endsAt)],
+);
+
+/**
+ * R2 objects waiting to be deleted, written in the same D1 batch as the change that made them
+ * unneeded (a replaced profile image), or before an upload whose row update may never happen
+ * (`pending`, due later). The request deletes at once when it can; the daily cron deletes what
+ * is due, so nothing depends on listing the bucket.
+ */
+export const imageDeletions = sqliteTable(
+	"image_deletions",
+	{
+		objectKey: text("object_key").primaryKey(),
+		reason: text("reason", { enum: ["replaced", "pending"] }).notNull(),
+		dueAt: integer("due_at").notNull(),
+	},
+	(t) => [index("image_deletions_due_idx").on(t.dueAt)],
 );
