@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { type Pepper, parsePeppers } from "./lib/password.ts";
 
 /** Limits of the contract; each may be overridden by the RATE_LIMITS var (JSON). */
@@ -17,7 +18,7 @@ export interface RateLimitRule {
 }
 
 export interface Config {
-	environment: string;
+	environment: "development" | "production";
 	isDevelopment: boolean;
 	issuer: string;
 	audience: string;
@@ -32,63 +33,153 @@ export interface Config {
 	mail: { provider: "outbox" | "http"; from: string; apiUrl: string; apiKey: string | undefined };
 }
 
-const list = (raw: string | undefined) =>
-	(raw ?? "")
-		.split(",")
-		.map((s) => s.trim())
-		.filter(Boolean);
-
-function origins(raw: string | undefined): Set<string> {
-	return new Set(list(raw).map((o) => new URL(o).origin));
-}
-
-function rateLimits(raw: string | undefined): Record<RateLimitName, RateLimitRule> {
-	const limits: Record<RateLimitName, RateLimitRule> = { ...DEFAULT_RATE_LIMITS };
-	if (!raw?.trim()) return limits;
-	const overrides = JSON.parse(raw) as Partial<Record<RateLimitName, RateLimitRule>>;
-	for (const name of Object.keys(limits) as RateLimitName[]) {
-		const rule = overrides[name];
-		if (rule) limits[name] = { limit: Number(rule.limit), windowSeconds: Number(rule.windowSeconds) };
+/**
+ * A configuration value that cannot be used. The Worker refuses to serve (500) rather than run with
+ * a guess: a typo in RATE_LIMITS must not silently turn every limit off.
+ */
+export class ConfigError extends Error {
+	constructor(
+		readonly variable: string,
+		problem: string,
+	) {
+		super(`${variable}: ${problem}`);
+		this.name = "ConfigError";
 	}
-	return limits;
 }
 
-function sameSite(raw: string | undefined): Config["cookieSameSite"] {
-	const value = (raw ?? "Lax").trim().toLowerCase();
-	if (value === "strict") return "Strict";
-	if (value === "none") return "None";
-	return "Lax";
-}
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+const originList = z
+	.string()
+	.default("")
+	.transform((raw, ctx) => {
+		const out = new Set<string>();
+		for (const entry of raw.split(",").map((s) => s.trim())) {
+			if (!entry) continue;
+			const parsed = httpUrl.safeParse(entry);
+			if (!parsed.success) {
+				ctx.addIssue({ code: "custom", message: `"${entry}" is not an http(s) origin` });
+				return z.NEVER;
+			}
+			out.add(new URL(entry).origin);
+		}
+		return out;
+	});
+const flag = z
+	.enum(["true", "false", ""], { error: 'must be "true" or "false"' })
+	.default("")
+	.transform((v) => v !== "false");
 
-// Parsed once per isolate and env object: env is stable for an isolate's lifetime.
-const cache = new WeakMap<object, Config>();
+const RateLimitRuleSchema = z.strictObject({
+	limit: z.number().int().positive().max(1_000_000),
+	windowSeconds: z
+		.number()
+		.int()
+		.positive()
+		.max(30 * 24 * 60 * 60),
+});
+const rateLimitOverrides = z
+	.string()
+	.default("")
+	.transform((raw, ctx) => {
+		if (!raw.trim()) return {};
+		try {
+			return JSON.parse(raw) as unknown;
+		} catch {
+			ctx.addIssue({ code: "custom", message: "is not valid JSON" });
+			return z.NEVER;
+		}
+	})
+	.pipe(
+		z.strictObject(
+			Object.fromEntries(Object.keys(DEFAULT_RATE_LIMITS).map((name) => [name, RateLimitRuleSchema.optional()])) as {
+				[K in RateLimitName]: z.ZodOptional<typeof RateLimitRuleSchema>;
+			},
+		),
+	);
 
-export function getConfig(env: Env): Config {
-	const cached = cache.get(env);
-	if (cached) return cached;
-	const environment = env.ENVIRONMENT || "production";
-	const config: Config = {
-		environment,
-		isDevelopment: environment === "development",
-		issuer: env.JWT_ISSUER,
-		audience: env.JWT_AUDIENCE,
-		publicBaseUrl: env.PUBLIC_BASE_URL.replace(/\/+$/, ""),
-		dashboardUrl: env.DASHBOARD_URL,
-		allowedOrigins: origins(env.ALLOWED_ORIGINS),
-		allowedRedirectOrigins: origins(env.ALLOWED_REDIRECT_ORIGINS),
-		cookieSameSite: sameSite(env.REFRESH_COOKIE_SAMESITE),
-		requireEmailVerification: env.REQUIRE_EMAIL_VERIFICATION !== "false",
-		peppers: parsePeppers(env.PASSWORD_PEPPERS),
-		rateLimits: rateLimits(env.RATE_LIMITS),
-		mail: {
-			provider: env.MAIL_PROVIDER === "http" ? "http" : "outbox",
-			from: env.MAIL_FROM,
-			apiUrl: env.MAIL_API_URL,
-			apiKey: env.MAIL_API_KEY,
-		},
+/** Each var with its rule; the key is the variable's name, so a failure names it. */
+const EnvSchema = z.object({
+	ENVIRONMENT: z.enum(["development", "production"], { error: 'must be "development" or "production"' }),
+	JWT_ISSUER: z.string().min(1, "must not be empty"),
+	JWT_AUDIENCE: z.string().min(1, "must not be empty"),
+	PUBLIC_BASE_URL: httpUrl,
+	DASHBOARD_URL: httpUrl,
+	ALLOWED_ORIGINS: originList,
+	ALLOWED_REDIRECT_ORIGINS: originList,
+	REFRESH_COOKIE_SAMESITE: z
+		.enum(["Strict", "Lax", "None", "strict", "lax", "none", ""], { error: "must be Strict, Lax or None" })
+		.default("Lax")
+		.transform((v) => (v ? ((v[0]?.toUpperCase() + v.slice(1).toLowerCase()) as Config["cookieSameSite"]) : "Lax")),
+	REQUIRE_EMAIL_VERIFICATION: flag,
+	MAIL_PROVIDER: z.enum(["outbox", "http"], { error: 'must be "outbox" or "http"' }),
+	MAIL_FROM: z.string().min(1, "must not be empty"),
+	MAIL_API_URL: z.union([z.literal(""), httpUrl]).default(""),
+	MAIL_API_KEY: z.string().optional(),
+	RATE_LIMITS: rateLimitOverrides,
+	PASSWORD_PEPPERS: z.string({ error: "is not configured" }).transform((raw, ctx) => {
+		try {
+			return parsePeppers(raw);
+		} catch (error) {
+			ctx.addIssue({ code: "custom", message: (error as Error).message.replace(/^PASSWORD_PEPPERS /, "") });
+			return z.NEVER;
+		}
+	}),
+	JWT_PRIVATE_KEYS: z.string({ error: "is not configured" }).min(1, "is not configured"),
+});
+
+function parseConfig(env: Env): Config {
+	const parsed = EnvSchema.safeParse(env);
+	if (!parsed.success) {
+		const issue = parsed.error.issues[0];
+		throw new ConfigError(String(issue?.path[0] ?? "configuration"), issue?.message ?? "is invalid");
+	}
+	const v = parsed.data;
+	const isDevelopment = v.ENVIRONMENT === "development";
+	if (!isDevelopment && v.MAIL_PROVIDER === "outbox") {
+		throw new ConfigError("MAIL_PROVIDER", '"outbox" is for development only; use "http" in production');
+	}
+	if (new URL(v.DASHBOARD_URL).pathname.startsWith("//")) {
+		throw new ConfigError("DASHBOARD_URL", "must not have a path starting with //");
+	}
+	if (v.MAIL_PROVIDER === "http" && !v.MAIL_API_URL) {
+		throw new ConfigError("MAIL_API_URL", 'must be set when MAIL_PROVIDER is "http"');
+	}
+	return {
+		environment: v.ENVIRONMENT,
+		isDevelopment,
+		issuer: v.JWT_ISSUER,
+		audience: v.JWT_AUDIENCE,
+		publicBaseUrl: v.PUBLIC_BASE_URL.replace(/\/+$/, ""),
+		dashboardUrl: v.DASHBOARD_URL,
+		allowedOrigins: v.ALLOWED_ORIGINS,
+		allowedRedirectOrigins: v.ALLOWED_REDIRECT_ORIGINS,
+		cookieSameSite: v.REFRESH_COOKIE_SAMESITE,
+		requireEmailVerification: v.REQUIRE_EMAIL_VERIFICATION,
+		peppers: v.PASSWORD_PEPPERS,
+		rateLimits: { ...DEFAULT_RATE_LIMITS, ...v.RATE_LIMITS } as Record<RateLimitName, RateLimitRule>,
+		mail: { provider: v.MAIL_PROVIDER, from: v.MAIL_FROM, apiUrl: v.MAIL_API_URL, apiKey: v.MAIL_API_KEY },
 	};
-	cache.set(env, config);
-	return config;
+}
+
+// Parsed once per isolate and env object: env is stable for an isolate's lifetime. A failure is
+// remembered too, so a broken deploy logs once per isolate and answers 500 at no cost.
+const cache = new WeakMap<object, Config | ConfigError>();
+
+/** The validated configuration; throws ConfigError naming the first invalid variable. */
+export function getConfig(env: Env): Config {
+	let entry = cache.get(env);
+	if (!entry) {
+		try {
+			entry = parseConfig(env);
+		} catch (error) {
+			if (!(error instanceof ConfigError)) throw error;
+			entry = error;
+			console.error(JSON.stringify({ level: "error", config: { variable: error.variable, problem: error.message } }));
+		}
+		cache.set(env, entry);
+	}
+	if (entry instanceof ConfigError) throw entry;
+	return entry;
 }
 
 const LOOPBACK_ORIGIN = /^http:\/\/(localhost|127\.0\.0\.1)(:\d{1,5})?$/;

@@ -1,6 +1,7 @@
 import { createApp } from "./app.ts";
 import { createDb } from "./db/client.ts";
-import { purgeExpiredRows, purgeOrphanImages } from "./services/cleanup.ts";
+import { describeError } from "./lib/log.ts";
+import { purgeDueImages, purgeExpiredRows } from "./services/cleanup.ts";
 
 export { RateLimiter } from "./durable-objects/rate-limiter.ts";
 
@@ -8,13 +9,21 @@ const app = createApp();
 
 export default {
 	fetch: app.fetch,
-	// Daily housekeeping (wrangler.toml [triggers]).
+	// Daily housekeeping (wrangler.toml [triggers]). The two jobs are independent: one failing must not stop the
+	// other, and a failure is logged like a request's (no bound parameters), then rethrown so the run shows as failed.
 	async scheduled(_controller, env, ctx) {
 		const db = createDb(env.DB);
 		ctx.waitUntil(
-			Promise.all([purgeExpiredRows(db), purgeOrphanImages(db, env.PROFILE_IMAGES)]).then(([rows, images]) =>
-				console.log(JSON.stringify({ level: "info", cleanup: { ...rows, orphanImages: images } })),
-			),
+			Promise.allSettled([purgeExpiredRows(db), purgeDueImages(db, env.PROFILE_IMAGES)]).then(([rows, images]) => {
+				if (rows.status === "fulfilled" && images.status === "fulfilled") {
+					console.log(JSON.stringify({ level: "info", cleanup: { ...rows.value, images: images.value } }));
+					return;
+				}
+				const reasons = [rows, images].flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
+				for (const reason of reasons)
+					console.error(JSON.stringify({ level: "error", cleanup: "failed", error: describeError(reason) }));
+				throw reasons[0];
+			}),
 		);
 	},
 } satisfies ExportedHandler<Env>;

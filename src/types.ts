@@ -1,6 +1,7 @@
 import type { Config } from "./config.ts";
 import type { Db } from "./db/client.ts";
 import type { AccessClaims } from "./lib/jwt.ts";
+import type { UsableIntegrationKey } from "./services/integration-keys.ts";
 
 export interface AppEnv {
 	Bindings: Env;
@@ -11,6 +12,6 @@ export interface AppEnv {
 		/** Set by the bearer-auth middleware. */
 		auth: AccessClaims;
 		/** Set by the integration-key middleware. */
-		integrationKey: { id: number; name: string };
+		integrationKey: UsableIntegrationKey;
 	};
 }

@@ -3,5 +3,7 @@ declare namespace Cloudflare {
 		TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
 		TEST_SECONDARY_JWK: string;
 		TEST_FOREIGN_JWK: string;
+		/** JSON: the top-level vars of wrangler.toml, what a plain `wrangler deploy` publishes. */
+		TEST_DEPLOYED_VARS: string;
 	}
 }

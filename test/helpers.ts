@@ -20,10 +20,18 @@ export function unique(prefix = "u"): string {
 }
 export const uniqueEmail = () => `${unique()}@example.com`;
 // Client addresses key the per-IP rate limiters, so two tests sharing one would count each other's attempts.
-// A random prefix per module load and a counter per call keep them distinct (2001:db8::/32 is for documentation).
-const ipPrefix = `2001:db8:${crypto.getRandomValues(new Uint16Array(2)).reduce((a, n) => `${a}${n.toString(16)}:`, "")}`;
+// Limits count IPv6 by /64, so each call gets its own /64: a random group per module load and a counter per
+// call inside the network part (2001:db8::/32 is for documentation).
+const ipGroup = crypto.getRandomValues(new Uint16Array(1))[0]?.toString(16);
 let ipCounter = 0;
-export const uniqueIp = () => `${ipPrefix}:${(++ipCounter).toString(16)}`;
+export const uniqueIp = () => `2001:db8:${ipGroup}:${(++ipCounter & 0xffff).toString(16)}::1`;
+
+/** Vars of a production deploy (development-only behaviour off, a real mail provider configured). */
+export const PRODUCTION_VARS = {
+	ENVIRONMENT: "production",
+	MAIL_PROVIDER: "http",
+	MAIL_API_URL: "https://mail.invalid/emails",
+} as const;
 
 /** Through the Worker's real entry point, as a client would call it. */
 export function send(path: string, init: RequestInit = {}): Promise<Response> {

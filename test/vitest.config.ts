@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { unstable_readConfig } from "wrangler";
 import { generateSigningJwk } from "../src/scripts/dev-vars.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -9,6 +10,8 @@ export default defineConfig(async () => {
 	// Migrations are read here (Node) and applied inside workerd by test/setup.ts: the same
 	// files wrangler applies locally and remotely.
 	const migrations = await readD1Migrations(`${root}/migrations`);
+	// The vars a plain `wrangler deploy` would publish (the top level), so tests can run the Worker as deployed.
+	const deployedVars = unstable_readConfig({ config: `${root}/wrangler.toml` }).vars;
 	// Two configured keys (the first signs, both verify) and one foreign key tokens must fail with.
 	const [signing, secondary, foreign] = await Promise.all([
 		generateSigningJwk("test-signing"),
@@ -22,10 +25,11 @@ export default defineConfig(async () => {
 				{
 					plugins: [
 						cloudflareTest({
-							wrangler: { configPath: `${root}/wrangler.toml` },
+							wrangler: { configPath: `${root}/wrangler.toml`, environment: "development" },
 							miniflare: {
 								bindings: {
 									TEST_MIGRATIONS: migrations,
+									TEST_DEPLOYED_VARS: JSON.stringify(deployedVars),
 									JWT_PRIVATE_KEYS: JSON.stringify([signing, secondary]),
 									TEST_SECONDARY_JWK: JSON.stringify(secondary),
 									TEST_FOREIGN_JWK: JSON.stringify(foreign),

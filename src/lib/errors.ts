@@ -10,6 +10,7 @@ export const REASON_PHRASES: Record<number, string> = {
 	404: "Not Found",
 	405: "Method Not Allowed",
 	409: "Conflict",
+	412: "Precondition Failed",
 	413: "Payload Too Large",
 	415: "Unsupported Media Type",
 	429: "Too Many Requests",
@@ -21,7 +22,7 @@ export interface ValidationIssue {
 	message: string;
 }
 
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 412 | 413 | 415 | 429 | 500;
 
 export class ApiError extends Error {
 	constructor(

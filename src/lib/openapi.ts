@@ -35,13 +35,14 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
 	404: "Unknown resource",
 	405: "Method not allowed on this path",
 	409: "Conflict with an existing resource",
+	412: "A precondition (`If-Match`) did not hold",
 	413: "Request body too large",
 	415: "Unsupported content type",
 	429: "Rate limited; see `Retry-After` and `RateLimit-*` headers",
 	500: "Unexpected error",
 };
 
-type ErrorCode = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429;
+type ErrorCode = 400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 429;
 
 /** The shared error responses, spread into every route's `responses`. 500 is always listed. */
 export function errorResponses(...codes: ErrorCode[]) {

@@ -1,3 +1,4 @@
+import { COMMON_PASSWORDS } from "./common-passwords.ts";
 import { base64url, constantTimeEqual, fromBase64url, randomBytes } from "./encoding.ts";
 
 /**
@@ -117,11 +118,45 @@ export async function verifyPassword(
 	return { ok, needsRehash };
 }
 
-/** Contract: 8–256 Unicode code points, not equal to the email. Returns the problem, or null. */
-export function passwordProblem(password: string, email?: string): string | null {
+export interface PasswordAccount {
+	email?: string | null;
+	username?: string | null;
+}
+
+/**
+ * Contract: 8–256 Unicode code points; not the account's email, the email's local part or its username; not one
+ * of the most common passwords (src/lib/common-passwords.ts). The comparisons ignore case, surrounding spaces and
+ * compatibility forms (full-width letters), and only a whole-password match counts: a long passphrase that merely
+ * contains "password" is fine. Returns the problem, or null.
+ *
+ * A bare email string as `account` is the older form of this call, still accepted.
+ */
+export function passwordProblem(password: string, account: PasswordAccount | string = {}): string | null {
 	const length = [...password].length;
 	if (length < 8) return "Password must be at least 8 characters";
 	if (length > 256) return "Password must be at most 256 characters";
-	if (email && password.trim().toLowerCase() === email.trim().toLowerCase()) return "Password must not equal the email";
+	const { email, username } = typeof account === "string" ? { email: account, username: null } : account;
+	const candidate = comparable(password);
+	if (email) {
+		const address = comparable(email);
+		const at = address.lastIndexOf("@");
+		if (candidate === address || (at > 0 && candidate === address.slice(0, at)))
+			return "Password must not equal the email";
+	}
+	if (username && candidate === comparable(username)) return "Password must not equal the username";
+	if (commonPasswords().has(candidate)) return "Password is too common";
 	return null;
+}
+
+// Built on first use rather than at module load: few requests check a new password, and every isolate would
+// otherwise pay for the split at start-up. Once built, it lives as long as the isolate.
+let commonPasswordSet: Set<string> | undefined;
+function commonPasswords(): Set<string> {
+	commonPasswordSet ??= new Set(COMMON_PASSWORDS.split("\n"));
+	return commonPasswordSet;
+}
+
+/** What the rules compare: case, surrounding spaces and compatibility forms (full-width letters) do not count. */
+function comparable(value: string): string {
+	return value.normalize("NFKC").trim().toLowerCase();
 }

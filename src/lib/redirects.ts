@@ -1,6 +1,6 @@
 import type { Config } from "../config.ts";
 import { isAllowedOrigin } from "../config.ts";
-import { CONTROL_OR_BIDI } from "./text.ts";
+import { CONTROL_BIDI_OR_INVISIBLE } from "./text.ts";
 
 /**
  * Where a login link may send the browser: `next` resolved against the dashboard URL, kept only
@@ -10,8 +10,8 @@ import { CONTROL_OR_BIDI } from "./text.ts";
  * Returns the absolute target, or null when `next` may not be used.
  */
 export function allowedRedirect(config: Config, next: string): string | null {
-	// Control characters, whitespace and bidi marks have no place in a redirect target.
-	if (CONTROL_OR_BIDI.test(next) || /\s/.test(next)) return null;
+	// Control characters, whitespace, bidi marks and invisible characters have no place in a redirect target.
+	if (CONTROL_BIDI_OR_INVISIBLE.test(next) || /\s/.test(next)) return null;
 	let target: URL;
 	try {
 		target = new URL(next, config.dashboardUrl);
@@ -20,6 +20,9 @@ export function allowedRedirect(config: Config, next: string): string | null {
 	}
 	if (target.protocol !== "https:" && target.protocol !== "http:") return null;
 	if (target.username || target.password) return null;
+	// `..//evil.com` resolves to `https://<dashboard>//evil.com`: harmless here, but a SPA that reads the path and
+	// navigates to it has a protocol-relative URL in hand. No path we hand out starts with `//`.
+	if (target.pathname.startsWith("//")) return null;
 	const origin = target.origin;
 	const allowed =
 		origin === new URL(config.dashboardUrl).origin ||

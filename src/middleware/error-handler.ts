@@ -1,7 +1,9 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { routePath } from "hono/route";
 import type { RouterRoute } from "hono/types";
 import { ApiError } from "../lib/errors.ts";
+import { describeError } from "../lib/log.ts";
 import type { AppEnv } from "../types.ts";
 
 function respond(c: Context<AppEnv>, error: ApiError) {
@@ -24,13 +26,14 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
 					: "Unsupported content type";
 		return respond(c, new ApiError(status, message));
 	}
+	// The route pattern, not the path: a path may carry a token (/sign/reset/:token).
 	console.error(
 		JSON.stringify({
 			level: "error",
 			requestId: c.var.requestId,
 			method: c.req.method,
-			path: c.req.path,
-			error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
+			route: routePath(c, -1) || "(no route)",
+			error: describeError(err),
 		}),
 	);
 	return respond(c, new ApiError(500, "An unexpected error occurred"));

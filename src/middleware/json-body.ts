@@ -120,27 +120,61 @@ export function jsonBodyParser(options: { limit?: number; optional?: boolean } =
 	});
 }
 
+/** Multipart detection, in one place: the body parser, the upload limit and the handler agree on it. */
+export const isMultipart = (contentType: string | undefined) =>
+	mediaTypeOf(contentType ?? "") === "multipart/form-data";
+
 /**
- * For routes that take a file: `multipart/form-data` (at most `multipartLimit` bytes, 413 decided
- * from Content-Length before reading when it is present) or a JSON object for the text fields.
- * Each form field may appear once; the parsed form is handed to Hono's body cache for the validator.
+ * The request body as a stream that errors once more than `limit` bytes have passed through it, so
+ * an oversized body is refused while it arrives instead of after it was buffered. `exceeded()` tells
+ * that error apart from a broken body.
+ */
+function countedBody(body: ReadableStream<Uint8Array>, limit: number) {
+	let total = 0;
+	let exceeded = false;
+	const counter = new TransformStream<Uint8Array, Uint8Array>({
+		transform(chunk, controller) {
+			total += chunk.byteLength;
+			if (total > limit) {
+				exceeded = true;
+				controller.error(new ApiError(413, `Request body must be at most ${limit} bytes`));
+				return;
+			}
+			controller.enqueue(chunk);
+		},
+	});
+	return { stream: body.pipeThrough(counter), exceeded: () => exceeded };
+}
+
+/**
+ * For routes that take a file: `multipart/form-data` (at most `multipartLimit` bytes: 413 decided
+ * from Content-Length before reading when it is present, else while streaming) or a JSON object
+ * for the text fields. The platform's parser reads the counted stream once; its File objects are
+ * what the handler stores, so no copy of the body is made here. Each form field may appear once.
  */
 export function multipartOrJsonBodyParser(multipartLimit: number) {
 	return createMiddleware<AppEnv>(async (c, next) => {
 		const contentType = c.req.header("Content-Type") ?? "";
-		const mediaType = mediaTypeOf(contentType);
-		if (JSON_MEDIA_TYPE.test(mediaType)) {
+		if (JSON_MEDIA_TYPE.test(mediaTypeOf(contentType))) {
 			await acceptJson(c, JSON_BODY_LIMIT);
 			return next();
 		}
-		if (mediaType !== "multipart/form-data") {
+		if (!isMultipart(contentType)) {
 			throw new ApiError(415, "Content-Type must be multipart/form-data or application/json");
 		}
-		const bytes = await readBodyLimited(c.req.raw, multipartLimit);
+		const declared = c.req.header("Content-Length");
+		if (declared !== undefined && (!/^\d+$/.test(declared) || Number(declared) > multipartLimit)) {
+			throw new ApiError(413, `Request body must be at most ${multipartLimit} bytes`);
+		}
+		const counted = c.req.raw.body ? countedBody(c.req.raw.body, multipartLimit) : null;
+		// Swapping in a request over the counted stream (as hono/body-limit does) lets Hono's own reader
+		// parse it: c.req.formData() caches the form where the route's validator and later middleware read it.
+		if (counted) c.req.raw = new Request(c.req.raw, { body: counted.stream });
 		let form: FormData;
 		try {
-			form = await new Response(bytes, { headers: { "Content-Type": contentType } }).formData();
+			form = await c.req.formData();
 		} catch {
+			if (counted?.exceeded()) throw new ApiError(413, `Request body must be at most ${multipartLimit} bytes`);
 			throw new ApiError(400, "Request body is not valid multipart/form-data");
 		}
 		const seen = new Set<string>();
@@ -149,9 +183,15 @@ export function multipartOrJsonBodyParser(multipartLimit: number) {
 			if (seen.has(name)) throw new ApiError(400, `Field "${name}" is given more than once`);
 			seen.add(name);
 		}
-		(c.req.bodyCache as Record<string, unknown>).formData = Promise.resolve(form);
 		await next();
 	});
+}
+
+/** After multipartOrJsonBodyParser: whether the request is a multipart form with a file part (an upload). */
+export async function carriesFile(c: Context<AppEnv>): Promise<boolean> {
+	if (!isMultipart(c.req.header("Content-Type"))) return false;
+	for (const value of (await c.req.formData()).values()) if (typeof value !== "string") return true;
+	return false;
 }
 
 /**

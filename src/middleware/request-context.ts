@@ -1,15 +1,29 @@
 import { createMiddleware } from "hono/factory";
-import { getConfig } from "../config.ts";
+import { ConfigError, getConfig } from "../config.ts";
 import { createDb } from "../db/client.ts";
+import { ApiError } from "../lib/errors.ts";
 import type { AppEnv } from "../types.ts";
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Request id, parsed configuration and the database handle for every request. */
+/**
+ * Request id, parsed configuration and the database handle for every request. Invalid
+ * configuration fails closed: every request gets the 500 envelope (the variable is named in the
+ * log once per isolate by getConfig), never an answer computed with a guessed setting.
+ */
 export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
 	const incoming = c.req.header("X-Request-Id");
-	c.set("requestId", incoming && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID());
-	c.set("config", getConfig(c.env));
+	const requestId = incoming && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+	c.set("requestId", requestId);
+	try {
+		c.set("config", getConfig(c.env));
+	} catch (error) {
+		if (!(error instanceof ConfigError)) throw error;
+		const res = c.json(new ApiError(500, "An unexpected error occurred").body(), 500);
+		res.headers.set("X-Request-Id", requestId);
+		res.headers.set("Cache-Control", "no-store");
+		return res;
+	}
 	c.set("db", createDb(c.env.DB));
 	await next();
 });

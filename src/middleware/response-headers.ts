@@ -49,6 +49,12 @@ export const responseHeaders = createMiddleware<AppEnv>(async (c, next) => {
 	h.set("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
 	h.set("Referrer-Policy", "no-referrer");
 	h.set("Cross-Origin-Opener-Policy", "same-origin");
+	// The contract's JSON is UTF-8, and says so: a client or proxy must never have to guess.
+	if (/^application\/json\s*$/i.test(h.get("Content-Type") ?? ""))
+		h.set("Content-Type", "application/json; charset=utf-8");
+	// Nothing is cacheable unless its route said so (public catalogs, images, JWKS): every answer carrying a
+	// user object, a token or personal data is no-store without each handler having to remember it.
+	if (!h.has("Cache-Control")) h.set("Cache-Control", "no-store");
 	if (!h.has("Content-Security-Policy")) h.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
 	c.res = res;
 });

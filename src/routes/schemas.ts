@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { ROLES } from "../db/schema.ts";
-import { CONTROL_OR_BIDI, CONTROL_OR_BIDI_EXCEPT_NEWLINES } from "../lib/text.ts";
+import { CONTROL_BIDI_OR_INVISIBLE, CONTROL_OR_BIDI_EXCEPT_NEWLINES } from "../lib/text.ts";
 import { usernameProblem } from "../services/users.ts";
 
 /** Schemas more than one resource returns or accepts. */
@@ -68,13 +68,13 @@ export const UsernameField = z
 		description: "3–32 of A–Z a–z 0–9 _ . -, not all digits, not 'me'",
 	});
 
-/** Human text (names, titles): trimmed, bounded, no control or bidi-override characters. */
+/** Human text (names, titles): trimmed, bounded, no control, bidi or invisible characters (multi-line: see text.ts). */
 export function plainText(max: number, options: { min?: number; multiline?: boolean } = {}) {
-	const forbidden = options.multiline ? CONTROL_OR_BIDI_EXCEPT_NEWLINES : CONTROL_OR_BIDI;
+	const forbidden = options.multiline ? CONTROL_OR_BIDI_EXCEPT_NEWLINES : CONTROL_BIDI_OR_INVISIBLE;
 	return z
 		.string()
 		.trim()
 		.min(options.min ?? 1)
 		.max(max)
-		.refine((value) => !forbidden.test(value), "must not contain control or bidirectional-override characters");
+		.refine((value) => !forbidden.test(value), "must not contain control, bidirectional or invisible characters");
 }

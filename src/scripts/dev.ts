@@ -43,16 +43,16 @@ if (!existsSync(devVarsPath)) {
 }
 
 console.log("Applying D1 migrations to the local database…");
-run(["d1", "migrations", "apply", "DB", "--local"]);
+run(["d1", "migrations", "apply", "DB", "--local", "--env", "development"]);
 
 console.log("Seeding demo data…");
 const peppers = parsePeppers(readVar(readFileSync(devVarsPath, "utf8"), "PASSWORD_PEPPERS"));
 const seedFile = join(root, ".wrangler", "seed.sql");
 mkdirSync(dirname(seedFile), { recursive: true });
 writeFileSync(seedFile, (await seedStatements(peppers)).join("\n"));
-run(["d1", "execute", "DB", "--local", `--file=${seedFile}`]);
+run(["d1", "execute", "DB", "--local", "--env", "development", `--file=${seedFile}`]);
 
-const child = spawn(wrangler, ["dev", ...process.argv.slice(2)], {
+const child = spawn(wrangler, ["dev", "--env", "development", ...process.argv.slice(2)], {
 	cwd: root,
 	stdio: "inherit",
 	shell: process.platform === "win32",

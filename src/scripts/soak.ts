@@ -53,10 +53,10 @@ function wranglerSync(args: string[]) {
 const peppersLine = devVars.split(/\r?\n/).find((l) => l.startsWith("PASSWORD_PEPPERS=")) ?? "";
 const peppers = parsePeppers(peppersLine.slice("PASSWORD_PEPPERS=".length).replace(/^'(.*)'$/, "$1"));
 console.log(`soak: state in ${state}; applying migrations and demo data…`);
-wranglerSync(["d1", "migrations", "apply", "DB", "--local", "--persist-to", state]);
+wranglerSync(["d1", "migrations", "apply", "DB", "--local", "--env", "development", "--persist-to", state]);
 const seedFile = join(state, "seed.sql");
 writeFileSync(seedFile, (await seedStatements(peppers)).join("\n"));
-wranglerSync(["d1", "execute", "DB", "--local", "--persist-to", state, `--file=${seedFile}`]);
+wranglerSync(["d1", "execute", "DB", "--local", "--env", "development", "--persist-to", state, `--file=${seedFile}`]);
 
 let worker: ChildProcess | undefined;
 function stop(code: number): never {
@@ -70,6 +70,8 @@ worker = spawn(
 	wrangler,
 	[
 		"dev",
+		"--env",
+		"development",
 		"--port",
 		String(PORT),
 		"--ip",

@@ -5,9 +5,16 @@ import { ApiError, badRequest } from "../lib/errors.ts";
 import { type AccessClaims, signAccessToken } from "../lib/jwt.ts";
 import { appLink, createMailer } from "../lib/mail.ts";
 import { hashPassword, passwordProblem, verifyPassword } from "../lib/password.ts";
-import { enforce, type Limited, refund } from "../lib/rate-limit.ts";
+import { enforce, type Limited, networkKey, refund } from "../lib/rate-limit.ts";
+import { type SessionMethod, sessionRefusal } from "./account-policy.ts";
 import type { Deps } from "./deps.ts";
-import { consumeOneTimeToken, issueOneTimeToken, peekOneTimeToken } from "./one-time-tokens.ts";
+import {
+	closeOpenTokensStatement,
+	consumeOneTimeToken,
+	issueOneTimeToken,
+	liveTokenSubject,
+	tokenHashOf,
+} from "./one-time-tokens.ts";
 import {
 	newSession,
 	refreshSession,
@@ -21,6 +28,7 @@ import {
 	findUserByEmail,
 	findUserById,
 	findUserByLogin,
+	findUserWhere,
 	normalizeEmail,
 	type UserRecord,
 } from "./users.ts";
@@ -42,13 +50,21 @@ export interface SignedIn {
 	sessionExpiresAt: number;
 }
 
-/** Opens a session for a user whose identity is already proven (password, login link). */
+export type SessionOpening = { ok: true; signedIn: SignedIn } | { ok: false; reason: "unverified" };
+
+/**
+ * Opens a session for a user whose identity is already proven (password, login link), after the
+ * account rules of services/account-policy.ts: the one door every session goes through.
+ */
 export async function openSession(
 	deps: Deps,
 	user: UserRecord,
+	method: SessionMethod,
 	userAgent: string | undefined,
 	alsoRun: BatchItem<"sqlite">[] = [],
-): Promise<SignedIn> {
+): Promise<SessionOpening> {
+	const refusal = sessionRefusal(deps.config, user, method);
+	if (refusal) return { ok: false, reason: refusal };
 	const session = await newSession(deps.db, user.id, userAgent);
 	await deps.db.batch([session.insert, ...alsoRun]);
 	const { token, claims } = await issueAccessToken(deps, {
@@ -56,24 +72,33 @@ export async function openSession(
 		sessionId: session.sessionId,
 		roles: user.roles,
 	});
-	return { user, accessToken: token, claims, refreshToken: session.refreshToken, sessionExpiresAt: session.expiresAt };
+	return {
+		ok: true,
+		signedIn: {
+			user,
+			accessToken: token,
+			claims,
+			refreshToken: session.refreshToken,
+			sessionExpiresAt: session.expiresAt,
+		},
+	};
 }
 
-export type LoginResult = { ok: true; signedIn: SignedIn } | { ok: false; reason: "invalid" | "unverified" };
+export type LoginResult = SessionOpening | { ok: false; reason: "invalid" };
 
 /**
- * Password login, at most two D1 round trips: the user read, then one batch (session insert
- * and, when the stored hash is outdated, its upgrade).
+ * Password login for both surfaces, at most two D1 round trips: the user read, then one batch
+ * (session insert and, when the stored hash is outdated, its upgrade).
  *
- * Failed attempts are limited per account and per IP. The attempt is counted *before* the
- * password is checked and taken back if it was right, so concurrent guesses cannot slip past
+ * Failed attempts are limited per account and per IP network. The attempt is counted *before*
+ * the password is checked and taken back if it was right, so concurrent guesses cannot slip past
  * the limit; while an account is limited every attempt gets 429, a correct password included.
- * Unknown accounts cost one dummy hash, exactly like known ones.
+ * Unknown accounts cost one dummy hash, exactly like known ones. A wrong password is "invalid"
+ * before anything else is said about the account (verification included).
  */
 export async function loginWithPassword(
 	deps: Deps,
 	input: { identifier: string; by: "email" | "emailOrUsername"; password: string; ip: string; userAgent?: string },
-	options: { requireVerifiedEmail: boolean },
 ): Promise<LoginResult> {
 	const user =
 		input.by === "email"
@@ -82,7 +107,7 @@ export async function loginWithPassword(
 	// Keyed by the account when it exists, so username and email logins share one counter.
 	const limits: Limited[] = [
 		{ name: "loginAccount", key: user ? `user:${user.id}` : `login:${input.identifier.trim().toLowerCase()}` },
-		{ name: "loginIp", key: input.ip },
+		{ name: "loginIp", key: networkKey(input.ip) },
 	];
 	await enforce(deps.env, deps.config, ...limits);
 
@@ -90,8 +115,6 @@ export async function loginWithPassword(
 	if (!user || !verdict.ok) return { ok: false, reason: "invalid" };
 
 	deps.defer(Promise.all(limits.map((l) => refund(deps.env, deps.config, l))));
-	if (options.requireVerifiedEmail && user.emailVerifiedAt === null) return { ok: false, reason: "unverified" };
-
 	const upgrade: BatchItem<"sqlite">[] = verdict.needsRehash
 		? [
 				deps.db
@@ -100,7 +123,7 @@ export async function loginWithPassword(
 					.where(eq(users.id, user.id)),
 			]
 		: [];
-	return { ok: true, signedIn: await openSession(deps, user, input.userAgent, upgrade) };
+	return openSession(deps, user, "password", input.userAgent, upgrade);
 }
 
 /** Sends a verification or reset mail if the address's mail budget allows; never throws to the caller. */
@@ -122,12 +145,16 @@ async function sendTokenMail(deps: Deps, user: UserRecord, kind: "verify-email" 
 	}
 }
 
+function refuseWeakPassword(password: string, account: { email: string; username?: string | null }, field: string) {
+	const problem = passwordProblem(password, account);
+	if (problem) throw badRequest(problem, [{ path: field, message: problem }]);
+}
+
 export async function register(
 	deps: Deps,
 	input: { email: string; password: string; firstName: string; lastName: string },
 ): Promise<UserRecord> {
-	const problem = passwordProblem(input.password, input.email);
-	if (problem) throw badRequest(problem, [{ path: "password", message: problem }]);
+	refuseWeakPassword(input.password, { email: input.email }, "password");
 	const user = await createUser(deps.db, {
 		email: input.email,
 		passwordHash: await hashPassword(input.password, deps.config.peppers),
@@ -148,23 +175,23 @@ export async function verifyEmail(deps: Deps, token: string): Promise<boolean> {
 		{ db: deps.db, kv: deps.env.TOKENS },
 		"verify-email",
 		token,
-		({ userId, won, now }) => [
+		({ subject, now }) => [
 			deps.db
 				.update(users)
 				.set({ emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now})`, updatedAt: now })
-				.where(sql`${users.id} = ${userId} and ${won}`),
+				.where(eq(users.id, subject)),
 		],
 	);
 	return consumed !== null;
 }
 
 /**
- * Always answers the same way: the address's mail budget is spent whether or not an account
- * exists, and the lookup and mail happen after the response.
+ * Always answers the same way: the address's mail budget and the IP network's are spent whether
+ * or not an account exists (both or neither), and the lookup and mail happen after the response.
  */
-export async function requestPasswordReset(deps: Deps, email: string): Promise<void> {
+export async function requestPasswordReset(deps: Deps, email: string, ip: string): Promise<void> {
 	const address = normalizeEmail(email);
-	await enforce(deps.env, deps.config, { name: "mailAddress", key: address });
+	await enforce(deps.env, deps.config, { name: "mailAddress", key: address }, { name: "resetIp", key: networkKey(ip) });
 	deps.defer(
 		findUserByEmail(deps.db, address).then((user) => (user ? sendTokenMail(deps, user, "password-reset") : undefined)),
 	);
@@ -172,28 +199,38 @@ export async function requestPasswordReset(deps: Deps, email: string): Promise<v
 
 /**
  * Sets a new password with a reset token. The password is checked before the token is used,
- * so a rejected password leaves the token valid. Proves the mailbox (email counts as verified)
- * and revokes every session — all in the consuming batch.
+ * so a rejected password leaves the token valid. In the consuming batch: the new hash, the
+ * mailbox proven (email verified), every session revoked and every other open token closed.
  */
 export async function resetPassword(deps: Deps, token: string, password: string): Promise<"ok" | "invalid-token"> {
-	const stores = { db: deps.db, kv: deps.env.TOKENS };
-	const peeked = await peekOneTimeToken(deps.env.TOKENS, "password-reset", token);
-	const user = peeked ? await findUserById(deps.db, peeked.userId) : null;
+	const tokenHash = await tokenHashOf(token);
+	const now = Date.now();
+	const user = tokenHash
+		? await findUserWhere(deps.db, eq(users.id, liveTokenSubject(tokenHash, "password-reset", now)))
+		: null;
 	if (!user) return "invalid-token";
-	const problem = passwordProblem(password, user.email);
-	if (problem) throw badRequest(problem, [{ path: "password", message: problem }]);
+	refuseWeakPassword(password, user, "password");
 	const passwordHash = await hashPassword(password, deps.config.peppers);
-	const consumed = await consumeOneTimeToken(stores, "password-reset", token, ({ userId, won, now }) => [
-		deps.db
-			.update(users)
-			.set({ passwordHash, emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now})`, updatedAt: now })
-			.where(sql`${users.id} = ${userId} and ${won}`),
-		revokeAllSessions(deps.db, userId, now, won),
-	]);
+	const consumed = await consumeOneTimeToken(
+		{ db: deps.db, kv: deps.env.TOKENS },
+		"password-reset",
+		token,
+		({ subject, now }) => [
+			deps.db
+				.update(users)
+				.set({ passwordHash, emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now})`, updatedAt: now })
+				.where(eq(users.id, subject)),
+			revokeAllSessions(deps.db, subject, now),
+			closeOpenTokensStatement(deps.db, subject, "all", now),
+		],
+	);
 	return consumed ? "ok" : "invalid-token";
 }
 
-/** Wrong current passwords count toward the account's login limit, like failed logins. */
+/**
+ * Wrong current passwords count toward the account's login limit, like failed logins. In one
+ * batch: the new hash, every other session revoked, open reset and login-link tokens closed.
+ */
 export async function changePassword(
 	deps: Deps,
 	auth: Pick<AccessClaims, "userId" | "sessionId">,
@@ -201,8 +238,7 @@ export async function changePassword(
 ): Promise<void> {
 	const user = await findUserById(deps.db, auth.userId);
 	if (!user) throw new ApiError(401, "Invalid or expired token");
-	const problem = passwordProblem(input.newPassword, user.email);
-	if (problem) throw badRequest(problem, [{ path: "newPassword", message: problem }]);
+	refuseWeakPassword(input.newPassword, user, "newPassword");
 	const limit: Limited = { name: "loginAccount", key: `user:${user.id}` };
 	await enforce(deps.env, deps.config, limit);
 	const verdict = await verifyPassword(input.currentPassword, user.passwordHash, deps.config.peppers);
@@ -219,6 +255,7 @@ export async function changePassword(
 			.set({ passwordHash: await hashPassword(input.newPassword, deps.config.peppers), updatedAt: now })
 			.where(eq(users.id, user.id)),
 		revokeOtherSessions(deps.db, user.id, auth.sessionId, now),
+		closeOpenTokensStatement(deps.db, user.id, ["password-reset", "login"], now),
 	]);
 }
 

@@ -1,10 +1,11 @@
-import { and, isNotNull, lt, or, sql } from "drizzle-orm";
+import { and, asc, isNotNull, lt, lte, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { devOutbox, oneTimeTokens, sessions, users } from "../db/schema.ts";
+import { devOutbox, imageDeletions, oneTimeTokens, sessions } from "../db/schema.ts";
+import { IMAGE_PREFIX } from "./profile-images.ts";
 import { SESSION_IDLE_MS } from "./sessions.ts";
 
 /**
- * Daily housekeeping (cron trigger): rows that can no longer matter, and R2 images no user points at.
+ * Daily housekeeping (cron trigger): rows that can no longer matter, and the profile images queued for deletion.
  * A day of slack is kept so nothing is removed while a request that just saw it may still use it.
  */
 
@@ -32,27 +33,36 @@ export async function purgeExpiredRows(db: Db, now = Date.now()) {
 	return { sessions: deadSessions.length, oneTimeTokens: deadTokens.length, outbox: oldMail.length };
 }
 
+/** Due outbox rows are handled this many at a time (R2 deletes up to 1,000 keys per call). */
+const IMAGE_PAGE = 100;
+/** A run stops after this many pages (leftovers wait a day), so it stays within a cron's subrequest budget. */
+const MAX_IMAGE_PAGES = 50;
+
 /**
- * Deletes images no user references (left behind when a delete after an update failed). Keys are
- * checked a page at a time through one JSON parameter, so D1's 100-parameter cap never applies.
+ * Deletes the profile images the `image_deletions` outbox says are due — images a newer upload
+ * displaced whose immediate delete failed, and uploads no user row adopted within a day — a page at
+ * a time: the objects first, then their rows, so a failed R2 call leaves the rows for the next run.
+ * Rows are removed through one JSON parameter, so D1's 100-parameter cap never applies. The bucket
+ * is never listed: nothing but an object this code queued, under the image prefix, is deleted.
  */
-export async function purgeOrphanImages(db: Db, bucket: R2Bucket, now = Date.now()): Promise<number> {
+export async function purgeDueImages(db: Db, bucket: R2Bucket, now = Date.now()): Promise<number> {
 	let removed = 0;
-	let cursor: string | undefined;
-	do {
-		const page = await bucket.list({ limit: 500, cursor });
-		const candidates = page.objects.filter((o) => o.uploaded.getTime() < now - DAY).map((o) => o.key);
-		if (candidates.length > 0) {
-			const referenced = await db
-				.select({ key: users.profileImageKey })
-				.from(users)
-				.where(sql`${users.profileImageKey} in (select value from json_each(${JSON.stringify(candidates)}))`);
-			const keep = new Set(referenced.map((r) => r.key));
-			const orphans = candidates.filter((key) => !keep.has(key));
-			if (orphans.length > 0) await bucket.delete(orphans);
-			removed += orphans.length;
-		}
-		cursor = page.truncated ? page.cursor : undefined;
-	} while (cursor);
+	for (let page = 0; page < MAX_IMAGE_PAGES; page++) {
+		const due = await db
+			.select({ key: imageDeletions.objectKey })
+			.from(imageDeletions)
+			.where(lte(imageDeletions.dueAt, now))
+			.orderBy(asc(imageDeletions.dueAt))
+			.limit(IMAGE_PAGE);
+		if (due.length === 0) break;
+		const keys = due.map((row) => row.key);
+		const objects = keys.filter((key) => key.startsWith(IMAGE_PREFIX));
+		if (objects.length > 0) await bucket.delete(objects);
+		await db
+			.delete(imageDeletions)
+			.where(sql`${imageDeletions.objectKey} in (select value from json_each(${JSON.stringify(keys)}))`);
+		removed += objects.length;
+		if (due.length < IMAGE_PAGE) break;
+	}
 	return removed;
 }

@@ -149,7 +149,7 @@ export async function joinCommunity(db: Db, userId: number, communityId: number)
 			)
 			.onConflictDoNothing(),
 		recomputeCategories(db, userId, now),
-		db.select(recordColumns).from(users).where(eq(users.id, userId)),
+		db.select(recordColumns()).from(users).where(eq(users.id, userId)),
 	]);
 	if (community.length === 0) return null;
 	return toRecord(user[0]);

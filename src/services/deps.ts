@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
+import { describeError } from "../lib/log.ts";
 import type { AppEnv } from "../types.ts";
 
 /** What the service layer needs from a request, so services never see Hono. */
@@ -20,7 +21,7 @@ export function depsOf(c: Context<AppEnv>): Deps {
 		defer: (work) =>
 			c.executionCtx.waitUntil(
 				work.catch((error: unknown) =>
-					console.error(JSON.stringify({ level: "error", requestId: c.var.requestId, deferred: String(error) })),
+					console.error(JSON.stringify({ level: "error", requestId: c.var.requestId, deferred: describeError(error) })),
 				),
 			),
 	};

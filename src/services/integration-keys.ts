@@ -1,12 +1,15 @@
 import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { integrationKeys } from "../db/schema.ts";
+import { type IntegrationKeyScope, integrationKeys, oneTimeTokens } from "../db/schema.ts";
 import { randomToken, sha256 } from "../lib/encoding.ts";
+import { badRequest } from "../lib/errors.ts";
+import { findUserById } from "./users.ts";
 
 /**
  * Partner integration keys: shown once at creation, stored as SHA-256. A presented key is
  * found by its hash through a unique index, so checking one compares no secret byte by byte.
- * D1 is read on every use, so a revoked key stops working at once.
+ * D1 is read on every use, so a revoked key stops working at once. A key may be bound to an
+ * owner (usable only with that owner's Bearer token) and scoped to the users its owner provisioned.
  */
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -15,45 +18,111 @@ function toListed(row: typeof integrationKeys.$inferSelect) {
 	return {
 		id: row.id,
 		name: row.name,
+		owner_user_id: row.ownerUserId,
+		scope: row.scope,
 		created_at: iso(row.createdAt) as string,
 		last_used_at: iso(row.lastUsedAt),
 		revoked_at: iso(row.revokedAt),
 	};
 }
 
-export async function createIntegrationKey(db: Db, name: string, createdBy: number) {
+export interface NewIntegrationKey {
+	name: string;
+	ownerUserId?: number | null;
+	scope?: IntegrationKeyScope;
+}
+
+/** 400 (naming the field) for an owner that is not an API account, or a `provisioned` key without an owner. */
+async function ownerProblem(db: Db, input: NewIntegrationKey) {
+	const owner = input.ownerUserId ?? null;
+	if (input.scope === "provisioned" && owner === null) {
+		const message = 'A key with scope "provisioned" needs an owner_user_id';
+		throw badRequest(message, [{ path: "owner_user_id", message }]);
+	}
+	if (owner !== null && !(await findUserById(db, owner))?.roles.includes("API")) {
+		const message = "owner_user_id must name a user holding the API role";
+		throw badRequest(message, [{ path: "owner_user_id", message }]);
+	}
+}
+
+export async function createIntegrationKey(db: Db, input: NewIntegrationKey, createdBy: number) {
+	await ownerProblem(db, input);
 	const key = `ik_${randomToken(32)}`;
 	const row = await db
 		.insert(integrationKeys)
-		.values({ name, keyHash: await sha256(key), createdBy, createdAt: Date.now() })
+		.values({
+			name: input.name,
+			keyHash: await sha256(key),
+			ownerUserId: input.ownerUserId ?? null,
+			scope: input.scope ?? "all",
+			createdBy,
+			createdAt: Date.now(),
+		})
 		.returning()
 		.get();
-	return { id: row.id, name: row.name, key, created_at: iso(row.createdAt) as string };
+	const { last_used_at: _, revoked_at: __, ...listed } = toListed(row);
+	return { ...listed, key };
 }
 
 export async function listIntegrationKeys(db: Db) {
 	return (await db.select().from(integrationKeys).orderBy(desc(integrationKeys.id))).map(toListed);
 }
 
-/** Revokes (the row stays, with revoked_at); false when no such key. A second revoke keeps the first time. */
-export async function revokeIntegrationKey(db: Db, id: number): Promise<boolean> {
-	const rows = await db
-		.update(integrationKeys)
-		.set({ revokedAt: sql`coalesce(${integrationKeys.revokedAt}, ${Date.now()})` })
-		.where(eq(integrationKeys.id, id))
-		.returning({ id: integrationKeys.id });
+/**
+ * Revokes (the row stays, with revoked_at); false when no such key. A second revoke keeps the first
+ * time. The login links minted with the key and not yet used close in the same batch: a leaked key's
+ * links die with it.
+ */
+export async function revokeIntegrationKey(db: Db, id: number, now = Date.now()): Promise<boolean> {
+	const [rows] = await db.batch([
+		db
+			.update(integrationKeys)
+			.set({ revokedAt: sql`coalesce(${integrationKeys.revokedAt}, ${now})` })
+			.where(eq(integrationKeys.id, id))
+			.returning({ id: integrationKeys.id }),
+		db
+			.update(oneTimeTokens)
+			.set({ closedAt: now, closedBy: "key-revoked" })
+			.where(
+				and(
+					eq(oneTimeTokens.purpose, "login"),
+					isNull(oneTimeTokens.closedAt),
+					sql`json_extract(${oneTimeTokens.meta}, '$.integrationKeyId') = ${id}`,
+				),
+			),
+	]);
 	return rows.length > 0;
 }
 
-/** The live key a presented secret belongs to, or null. */
-export async function findLiveIntegrationKey(db: Db, presented: string) {
+export interface UsableIntegrationKey {
+	id: number;
+	name: string;
+	ownerUserId: number | null;
+	scope: IntegrationKeyScope;
+}
+
+/**
+ * The live key a presented secret belongs to, if `callerId` may use it (a bound key only with its
+ * owner's Bearer token); else null.
+ */
+export async function findUsableIntegrationKey(
+	db: Db,
+	presented: string,
+	callerId: number,
+): Promise<UsableIntegrationKey | null> {
 	if (!presented || presented.length > 256) return null;
 	const row = await db
-		.select({ id: integrationKeys.id, name: integrationKeys.name })
+		.select({
+			id: integrationKeys.id,
+			name: integrationKeys.name,
+			ownerUserId: integrationKeys.ownerUserId,
+			scope: integrationKeys.scope,
+		})
 		.from(integrationKeys)
 		.where(and(eq(integrationKeys.keyHash, await sha256(presented)), isNull(integrationKeys.revokedAt)))
 		.get();
-	return row ?? null;
+	if (!row || (row.ownerUserId !== null && row.ownerUserId !== callerId)) return null;
+	return row;
 }
 
 export function touchIntegrationKey(db: Db, id: number, now = Date.now()) {

@@ -1,40 +1,58 @@
-import { openSession, type SignedIn } from "./auth.ts";
+import { type LinkCaller, linkRefusal, targetRefusal } from "./account-policy.ts";
+import { openSession, type SessionOpening } from "./auth.ts";
 import type { Deps } from "./deps.ts";
-import { touchIntegrationKey } from "./integration-keys.ts";
+import { touchIntegrationKey, type UsableIntegrationKey } from "./integration-keys.ts";
 import { consumeOneTimeToken, issueOneTimeToken } from "./one-time-tokens.ts";
 import { findUserById } from "./users.ts";
 
 /**
  * One-time login links for partner backends ("temp tokens"): the identity core's one-time token
  * with purpose "login" (10 minutes, single use), redeemable by /auth/magic-link (browsers) or
- * /auth/token-login (JSON clients), whichever comes first.
+ * /auth/token-login (JSON clients), whichever comes first. Who may mint a link for whom is decided
+ * by services/account-policy.ts, when it is minted and again when it is redeemed.
  */
+
+export type LoginLinkResult = { ok: true; link: string } | { ok: false; reason: "forbidden" | "not-found" };
 
 export async function createLoginLink(
 	deps: Deps,
-	input: { userId: number; integrationKeyId: number; createdBy: number; next?: string },
-): Promise<string> {
+	input: { caller: LinkCaller; key: UsableIntegrationKey; targetUserId: number; next?: string },
+): Promise<LoginLinkResult> {
+	const target = await findUserById(deps.db, input.targetUserId);
+	const refusal = linkRefusal(input.caller, input.key, target);
+	if (refusal || !target) return { ok: false, reason: refusal ?? "not-found" };
 	const now = Date.now();
 	const { token } = await issueOneTimeToken(
 		{ db: deps.db, kv: deps.env.TOKENS },
 		{
 			purpose: "login",
-			userId: input.userId,
-			meta: { integrationKeyId: input.integrationKeyId, createdBy: input.createdBy, next: input.next ?? null },
+			userId: target.id,
+			meta: {
+				integrationKeyId: input.key.id,
+				createdBy: input.caller.userId,
+				callerIsAdmin: input.caller.roles.includes("Admin"),
+				next: input.next ?? null,
+			},
 		},
 		now,
-		[touchIntegrationKey(deps.db, input.integrationKeyId, now)],
+		[touchIntegrationKey(deps.db, input.key.id, now)],
 	);
 	const link = new URL("/auth/magic-link", `${deps.config.publicBaseUrl}/`);
 	link.searchParams.set("token", token);
 	if (input.next) link.searchParams.set("next", input.next);
-	return link.toString();
+	return { ok: true, link: link.toString() };
 }
 
-/** Consumes the token and opens a session; null when the token is invalid, expired or used. */
-export async function redeemLoginToken(deps: Deps, token: string, userAgent?: string): Promise<SignedIn | null> {
+export type RedeemResult = SessionOpening | { ok: false; reason: "invalid" };
+
+/**
+ * Consumes the token and opens a session with the target's own roles. The target rule is checked
+ * again against the account as it is now: a role granted after minting cannot ride on the link.
+ */
+export async function redeemLoginToken(deps: Deps, token: string, userAgent?: string): Promise<RedeemResult> {
 	const consumed = await consumeOneTimeToken({ db: deps.db, kv: deps.env.TOKENS }, "login", token);
-	if (!consumed) return null;
+	if (!consumed) return { ok: false, reason: "invalid" };
 	const user = await findUserById(deps.db, consumed.userId);
-	return user ? openSession(deps, user, userAgent) : null;
+	if (!user || targetRefusal(consumed.meta.callerIsAdmin === true, user.roles)) return { ok: false, reason: "invalid" };
+	return openSession(deps, user, "link", userAgent);
 }

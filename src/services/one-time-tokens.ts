@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, type SQL, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client.ts";
 import { oneTimeTokens } from "../db/schema.ts";
@@ -6,9 +6,12 @@ import { randomToken, sha256 } from "../lib/encoding.ts";
 
 /**
  * One-time tokens (email verification, password reset, login links): 256 random bits, shown
- * once. KV holds the token under its hash with the TTL; D1 holds the guard row that makes
- * consumption single-use under any concurrency (a conditional UPDATE … RETURNING inside a
- * batch) and lets a newer token supersede older ones. KV is never read-then-deleted for this.
+ * once. D1 is the judge: its row holds purpose, user, expiry and state, and consumption is a
+ * conditional UPDATE … RETURNING inside a batch, single-use under any concurrency. KV also keeps
+ * each token under its hash with the TTL (the contract's token store), but nothing is decided
+ * from KV: it is eventually consistent (a token minted in one location may be invisible in another
+ * for 60 s or more), so a KV miss must never make a live token "invalid", and a failed KV write
+ * must never leave a user without a usable token after D1 already superseded the older one.
  */
 
 export const TOKEN_PURPOSES = {
@@ -19,17 +22,15 @@ export const TOKEN_PURPOSES = {
 export type TokenPurpose = keyof typeof TOKEN_PURPOSES;
 
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
-
-interface StoredToken {
-	purpose: TokenPurpose;
-	userId: number;
-	expiresAt: number;
-}
-
 const kvKey = (hash: string) => `ott:${hash}`;
 
+export interface TokenStores {
+	db: Db;
+	kv: KVNamespace;
+}
+
 export async function issueOneTimeToken(
-	deps: { db: Db; kv: KVNamespace },
+	deps: TokenStores,
 	input: { purpose: TokenPurpose; userId: number; meta?: Record<string, unknown> },
 	now = Date.now(),
 	/** Statements to run in the same batch (e.g. recording who asked for the token). */
@@ -47,69 +48,98 @@ export async function issueOneTimeToken(
 		expiresAt,
 		meta: input.meta ? JSON.stringify(input.meta) : null,
 	});
-	if (supersedes) {
-		const closeOlder = deps.db
-			.update(oneTimeTokens)
-			.set({ closedAt: now, closedBy: "superseded" })
-			.where(
-				and(
-					eq(oneTimeTokens.userId, input.userId),
-					eq(oneTimeTokens.purpose, input.purpose),
-					isNull(oneTimeTokens.closedAt),
-				),
-			);
-		await deps.db.batch([closeOlder, insert, ...alsoRun]);
-	} else {
-		await deps.db.batch([insert, ...alsoRun]);
+	const closeOlder = supersedes
+		? [closeOpenTokensStatement(deps.db, input.userId, [input.purpose], now, undefined, "superseded")]
+		: [];
+	await deps.db.batch([...closeOlder, insert, ...alsoRun] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+	// D1 already holds the live token: a KV failure here costs nothing but the copy, so it is logged, not thrown.
+	try {
+		const stored = { purpose: input.purpose, userId: input.userId, expiresAt };
+		await deps.kv.put(kvKey(tokenHash), JSON.stringify(stored), { expirationTtl: ttlSeconds });
+	} catch (error) {
+		console.warn(
+			JSON.stringify({ level: "warn", oneTimeToken: { purpose: input.purpose, kvWrite: (error as Error).name } }),
+		);
 	}
-	const stored: StoredToken = { purpose: input.purpose, userId: input.userId, expiresAt };
-	await deps.kv.put(kvKey(tokenHash), JSON.stringify(stored), { expirationTtl: ttlSeconds });
 	return { token, expiresAt };
 }
 
-/** The token's subject if KV still holds it for this purpose; consumes nothing. */
-export async function peekOneTimeToken(
-	kv: KVNamespace,
-	purpose: TokenPurpose,
-	token: string,
-	now = Date.now(),
-): Promise<{ userId: number; tokenHash: string } | null> {
-	if (!TOKEN_SHAPE.test(token)) return null;
-	const tokenHash = await sha256(token);
-	const stored = await kv.get<StoredToken>(kvKey(tokenHash), "json");
-	if (!stored || stored.purpose !== purpose || stored.expiresAt <= now) return null;
-	return { userId: stored.userId, tokenHash };
+/** The hash a well-formed token is stored under; null for anything that cannot be a token. */
+export async function tokenHashOf(token: string): Promise<string | null> {
+	return TOKEN_SHAPE.test(token) ? sha256(token) : null;
+}
+
+/** SQL: the live token row's user id, for reading a token's subject in the same statement as the user. */
+export function liveTokenSubject(tokenHash: string, purpose: TokenPurpose, now: number): SQL<number | null> {
+	return sql<number | null>`(select user_id from one_time_tokens where token_hash = ${tokenHash}
+		and purpose = ${purpose} and closed_at is null and expires_at > ${now})`;
+}
+
+export interface ConsumeContext {
+	/**
+	 * SQL for the token's user id, but only inside the consumption that claimed the token (NULL in
+	 * every other request): effects written as `… where users.id = ${subject}` apply for the winner only.
+	 */
+	subject: SQL<number | null>;
+	now: number;
 }
 
 /**
- * Consumes the token exactly once. `effects` are statements that run in the same D1 batch
- * (one transaction) and must only take effect for the winning request: they receive `won`,
- * an SQL condition true only inside the consumption that claimed the token.
+ * Consumes the token exactly once, deciding from D1 alone. `effects` are statements that run in
+ * the same D1 batch (one transaction) and must only take effect for the winning request.
+ * Returns the token's user and the meta it was issued with, or null (unknown, used, expired).
  */
 export async function consumeOneTimeToken(
-	deps: { db: Db; kv: KVNamespace },
+	deps: TokenStores,
 	purpose: TokenPurpose,
 	token: string,
-	effects: (ctx: { userId: number; won: SQL; now: number }) => BatchItem<"sqlite">[] = () => [],
+	effects: (ctx: ConsumeContext) => BatchItem<"sqlite">[] = () => [],
 	now = Date.now(),
-): Promise<{ userId: number } | null> {
-	const peeked = await peekOneTimeToken(deps.kv, purpose, token, now);
-	if (!peeked) return null;
+): Promise<{ userId: number; meta: Record<string, unknown> } | null> {
+	const tokenHash = await tokenHashOf(token);
+	if (!tokenHash) return null;
 	const nonce = randomToken(16);
 	const claim = deps.db
 		.update(oneTimeTokens)
 		.set({ closedAt: now, closedBy: nonce })
 		.where(
 			and(
-				eq(oneTimeTokens.tokenHash, peeked.tokenHash),
+				eq(oneTimeTokens.tokenHash, tokenHash),
 				eq(oneTimeTokens.purpose, purpose),
 				isNull(oneTimeTokens.closedAt),
 				gt(oneTimeTokens.expiresAt, now),
 			),
 		)
-		.returning({ userId: oneTimeTokens.userId });
-	const won = sql`exists (select 1 from one_time_tokens where token_hash = ${peeked.tokenHash} and closed_by = ${nonce})`;
-	const [claimed] = await deps.db.batch([claim, ...effects({ userId: peeked.userId, won, now })]);
-	const row = (claimed as { userId: number }[])[0];
-	return row ? { userId: row.userId } : null;
+		.returning({ userId: oneTimeTokens.userId, meta: oneTimeTokens.meta });
+	const subject = sql<
+		number | null
+	>`(select user_id from one_time_tokens where token_hash = ${tokenHash} and closed_by = ${nonce})`;
+	const [claimed] = await deps.db.batch([claim, ...effects({ subject, now })]);
+	const row = (claimed as { userId: number; meta: string | null }[])[0];
+	return row ? { userId: row.userId, meta: row.meta ? (JSON.parse(row.meta) as Record<string, unknown>) : {} } : null;
+}
+
+/**
+ * Closes a user's open tokens (of the given purposes, or all) — "secrets change, old doors close".
+ * `userId` may be SQL (e.g. a consumption's `subject`), `onlyIf` an extra condition.
+ */
+export function closeOpenTokensStatement(
+	db: Db,
+	userId: number | SQL<number | null>,
+	purposes: readonly TokenPurpose[] | "all",
+	now: number,
+	onlyIf?: SQL,
+	closedBy = "closed",
+) {
+	return db
+		.update(oneTimeTokens)
+		.set({ closedAt: now, closedBy })
+		.where(
+			and(
+				eq(oneTimeTokens.userId, userId),
+				isNull(oneTimeTokens.closedAt),
+				purposes === "all" ? undefined : inArray(oneTimeTokens.purpose, [...purposes]),
+				onlyIf,
+			),
+		);
 }

@@ -140,8 +140,8 @@ export function revokeOtherSessions(db: Db, userId: number, keepSessionId: strin
 		.where(and(eq(sessions.userId, userId), ne(sessions.id, keepSessionId), isNull(sessions.revokedAt)));
 }
 
-/** `onlyIf`: an extra SQL condition, e.g. "this request consumed the reset token". */
-export function revokeAllSessions(db: Db, userId: number, now = Date.now(), onlyIf?: SQL) {
+/** `userId` may be SQL, e.g. a token consumption's `subject` (NULL, so nothing, unless this request won). */
+export function revokeAllSessions(db: Db, userId: number | SQL<number | null>, now = Date.now(), onlyIf?: SQL) {
 	return db
 		.update(sessions)
 		.set({ revokedAt: now })

@@ -1,6 +1,7 @@
 import { asc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { subscriptionPeriods, users } from "../db/schema.ts";
+import { subscriptionExpressions } from "./subscription-rule.ts";
 import { userExists } from "./users.ts";
 
 export interface Subscription {
@@ -9,25 +10,15 @@ export interface Subscription {
 	validUntil: number | null;
 }
 
-/**
- * The subscription rule, evaluated inside one UPDATE so a concurrent grant can never be
- * overwritten by a stale computation. Periods are half-open, [startsAt, endsAt):
- * - active: a period covers now; plan and validUntil from the covering period that ends last;
- * - expired: none covers now and at least one has ended; from the one that ended last;
- * - none: no periods, or only future ones.
- */
+/** Stores the rule's answer for now, in one UPDATE, so a concurrent grant is never overwritten by a stale one. */
 function recompute(db: Db, userId: number, now: number) {
-	const covering = sql`sp.user_id = ${users.id} and sp.starts_at <= ${now} and sp.ends_at > ${now}`;
-	const ended = sql`sp.user_id = ${users.id} and sp.ends_at <= ${now}`;
-	const pick = (where: typeof covering, column: string) =>
-		sql`(select ${sql.raw(column)} from subscription_periods sp where ${where} order by sp.ends_at desc, sp.id desc limit 1)`;
+	const rule = subscriptionExpressions(now);
 	return db
 		.update(users)
 		.set({
-			subscriptionStatus: sql`case when ${pick(covering, "1")} is not null then 'active'
-				when ${pick(ended, "1")} is not null then 'expired' else 'none' end`,
-			subscriptionPlan: sql`coalesce(${pick(covering, "sp.plan")}, ${pick(ended, "sp.plan")})`,
-			subscriptionValidUntil: sql`coalesce(${pick(covering, "sp.ends_at")}, ${pick(ended, "sp.ends_at")})`,
+			subscriptionStatus: rule.status,
+			subscriptionPlan: rule.plan,
+			subscriptionValidUntil: rule.validUntil,
 			updatedAt: now,
 		})
 		.where(eq(users.id, userId))

@@ -1,7 +1,18 @@
 import { asc, count, eq, getTableColumns, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { ROLES, type Role, users } from "../db/schema.ts";
-import { conflict } from "../lib/errors.ts";
+import { badRequest, conflict } from "../lib/errors.ts";
+import { reservedUsernameProblem } from "../lib/usernames.ts";
+import type { Deps } from "./deps.ts";
+import {
+	adoptedImageStatement,
+	deleteQueuedImage,
+	discardStagedImage,
+	displacedImageStatement,
+	type NewImage,
+	stageImage,
+} from "./profile-images.ts";
+import { subscriptionExpressions } from "./subscription-rule.ts";
 
 export type UserRow = typeof users.$inferSelect;
 export interface UserRecord extends UserRow {
@@ -19,12 +30,21 @@ export function usernameProblem(username: string): string | null {
 	return null;
 }
 
-// Roles and memberships come along in the same statement: one D1 round trip per user read.
-export const recordColumns = {
-	...getTableColumns(users),
-	roleList: sql<string | null>`(select group_concat(role) from user_roles where user_roles.user_id = ${users.id})`,
-	communityList: sql<string>`(select json_group_array(community_id) from (select community_id from community_memberships where community_memberships.user_id = ${users.id} order by community_id))`,
-};
+/**
+ * Columns of a user record. Roles, memberships and the subscription as of `now` come along in the
+ * same statement: one D1 round trip per user read, and a subscription that is never stale.
+ */
+export function recordColumns(now = Date.now()) {
+	const subscription = subscriptionExpressions(now);
+	return {
+		...getTableColumns(users),
+		subscriptionStatus: subscription.status,
+		subscriptionPlan: subscription.plan,
+		subscriptionValidUntil: subscription.validUntil,
+		roleList: sql<string | null>`(select group_concat(role) from user_roles where user_roles.user_id = ${users.id})`,
+		communityList: sql<string>`(select json_group_array(community_id) from (select community_id from community_memberships where community_memberships.user_id = ${users.id} order by community_id))`,
+	};
+}
 
 type RecordRow = UserRow & { roleList: string | null; communityList: string };
 
@@ -44,13 +64,18 @@ export function userExists(db: Db, userId: number) {
 }
 
 export async function findUserById(db: Db, id: number): Promise<UserRecord | null> {
-	return toRecord(await db.select(recordColumns).from(users).where(eq(users.id, id)).get());
+	return findUserWhere(db, eq(users.id, id));
+}
+
+/** One user record by any condition (e.g. "the user a live token names"), in one round trip. */
+export async function findUserWhere(db: Db, where: SQL): Promise<UserRecord | null> {
+	return toRecord(await db.select(recordColumns()).from(users).where(where).get());
 }
 
 export async function findUserByEmail(db: Db, email: string): Promise<UserRecord | null> {
 	return toRecord(
 		await db
-			.select(recordColumns)
+			.select(recordColumns())
 			.from(users)
 			.where(eq(users.email, normalizeEmail(email)))
 			.get(),
@@ -62,7 +87,7 @@ export async function findUserByLogin(db: Db, identifier: string): Promise<UserR
 	const where = identifier.includes("@")
 		? eq(users.email, normalizeEmail(identifier))
 		: sql`lower(${users.username}) = lower(${identifier.trim()})`;
-	return toRecord(await db.select(recordColumns).from(users).where(where).get());
+	return toRecord(await db.select(recordColumns()).from(users).where(where).get());
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -97,6 +122,27 @@ function isUniqueViolation(error: unknown, column: string): boolean {
 	return text.includes("UNIQUE constraint failed") && text.includes(column);
 }
 
+/**
+ * Production keeps names that read as the service speaking (`admin`, `support`, …, see lib/usernames.ts) for no
+ * one: every path that sets a username (provisioning, profile update) asks here. Development skips the rule, whose
+ * seeded demo users are called `admin`, `manager`, `api` and `user`.
+ */
+function refuseReservedUsername(deps: Pick<Deps, "config">, username: string | null | undefined) {
+	if (!username || deps.config.isDevelopment) return;
+	const problem = reservedUsernameProblem(username);
+	if (problem) throw badRequest(problem, [{ path: "username", message: problem }]);
+}
+
+/** KC7 `POST /api/users`: a password-less account that records who provisioned it (scoped integration keys). */
+export function provisionUser(
+	deps: Pick<Deps, "db" | "config">,
+	input: { email: string; username: string },
+	provisionedBy: number,
+): Promise<UserRecord> {
+	refuseReservedUsername(deps, input.username);
+	return createUser(deps.db, { ...input, passwordHash: null, provisionedBy });
+}
+
 /** Inserts a user; a taken email or username is a 409, decided by the unique indexes. */
 export async function createUser(
 	db: Db,
@@ -106,6 +152,7 @@ export async function createUser(
 		passwordHash: string | null;
 		firstName?: string;
 		lastName?: string;
+		provisionedBy?: number;
 	},
 	now = Date.now(),
 ): Promise<UserRecord> {
@@ -118,6 +165,7 @@ export async function createUser(
 				passwordHash: input.passwordHash,
 				firstName: input.firstName ?? "",
 				lastName: input.lastName ?? "",
+				provisionedBy: input.provisionedBy ?? null,
 				createdAt: now,
 				updatedAt: now,
 			})
@@ -140,34 +188,68 @@ export interface ProfileChanges {
 	firstName?: string;
 	lastName?: string;
 	username?: string;
-	profileImageKey?: string;
 }
 
 /**
- * Applies profile changes in one batch (one transaction): the image key the update replaced is
- * read inside the same transaction, so under concurrent uploads every request learns exactly the
- * key it displaced, and each displaced object is deleted by exactly one request.
+ * Applies profile changes and, given `image`, replaces the profile image. The image is staged first
+ * (its outbox row, then the object). One batch (one transaction) then queues the image the row held,
+ * updates the row, and takes the new image off the outbox: the displaced key is read inside that
+ * transaction, so under concurrent uploads every request learns exactly the key it displaced, and
+ * each displaced object is deleted by exactly one request — after the answer, and if that delete
+ * fails its outbox row stays for the daily cron. A failed update removes the new object at once.
+ * Null when the user no longer exists.
  */
 export async function updateProfile(
-	db: Db,
+	deps: Deps,
 	userId: number,
 	changes: ProfileChanges,
-): Promise<{ user: UserRecord | null; replacedImageKey: string | null }> {
+	image?: NewImage,
+): Promise<UserRecord | null> {
+	refuseReservedUsername(deps, changes.username);
+	const { db } = deps;
+	const now = Date.now();
+	const read = db.select(recordColumns(now)).from(users).where(eq(users.id, userId));
+	if (!image) {
+		try {
+			const [, after] = await db.batch([
+				db
+					.update(users)
+					.set({ ...changes, updatedAt: now })
+					.where(eq(users.id, userId)),
+				read,
+			]);
+			return toRecord(after[0]);
+		} catch (error) {
+			rethrowConflict(error);
+		}
+	}
+	const key = await stageImage(deps, image, userId, now);
+	let displaced: { objectKey: string }[];
+	let user: UserRecord | null;
 	try {
-		const [before, , after] = await db.batch([
-			db.select({ key: users.profileImageKey }).from(users).where(eq(users.id, userId)),
+		const [queued, , , after] = await db.batch([
+			displacedImageStatement(db, userId, key, now),
 			db
 				.update(users)
-				.set({ ...changes, updatedAt: Date.now() })
+				.set({ ...changes, profileImageKey: key, updatedAt: now })
 				.where(eq(users.id, userId)),
-			db.select(recordColumns).from(users).where(eq(users.id, userId)),
+			adoptedImageStatement(db, userId, key),
+			read,
 		]);
-		const previous = before[0]?.key ?? null;
-		const replaced = changes.profileImageKey !== undefined && previous !== changes.profileImageKey ? previous : null;
-		return { user: toRecord(after[0]), replacedImageKey: replaced };
+		displaced = queued;
+		user = toRecord(after[0]);
 	} catch (error) {
+		// The row does not point at the new image: it must not linger.
+		await discardStagedImage(deps, key);
 		rethrowConflict(error);
 	}
+	if (!user) {
+		await discardStagedImage(deps, key);
+		return null;
+	}
+	// Only now, with the row pointing at the new object, is the displaced one deleted; never part of the answer.
+	for (const { objectKey } of displaced) deps.defer(deleteQueuedImage(deps, objectKey));
+	return user;
 }
 
 /** Sets the tutorial-completed time once; later calls keep the first time. One round trip. */
@@ -178,7 +260,7 @@ export async function completeTutorial(db: Db, userId: number): Promise<UserReco
 			.update(users)
 			.set({ tutorialCompletedAt: sql`coalesce(${users.tutorialCompletedAt}, ${now})`, updatedAt: now })
 			.where(eq(users.id, userId)),
-		db.select(recordColumns).from(users).where(eq(users.id, userId)),
+		db.select(recordColumns()).from(users).where(eq(users.id, userId)),
 	]);
 	return toRecord(after[0]);
 }
@@ -213,7 +295,7 @@ export async function listUsers(db: Db, options: { limit: number; offset: number
 	const [total, page] = await db.batch([
 		db.select({ n: count() }).from(users).where(where),
 		db
-			.select(recordColumns)
+			.select(recordColumns())
 			.from(users)
 			.where(where)
 			.orderBy(asc(users.id))

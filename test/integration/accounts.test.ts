@@ -1,6 +1,8 @@
+import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it, vi } from "vitest";
 import { oneTimeTokens, users } from "../../src/db/schema.ts";
+import { issueOneTimeToken } from "../../src/services/one-time-tokens.ts";
 import {
 	createUser,
 	db,
@@ -9,6 +11,7 @@ import {
 	ildLogin,
 	outbox,
 	PASSWORD,
+	PRODUCTION_VARS,
 	send,
 	sendJson,
 	sendWith,
@@ -149,6 +152,27 @@ describe("password reset", () => {
 		await expectError(await sendJson("/sign/reset", { email: "nope" }), 400);
 	});
 
+	it("limits reset requests per IP network too (30/hour by default), together with the per-address limit", async () => {
+		const network = uniqueIp().replace(/::1$/, "");
+		const limits = { RATE_LIMITS: JSON.stringify({ resetIp: { limit: 2, windowSeconds: 3600 } }) };
+		const reset = (email: string, host: string) =>
+			sendWith(limits, "/sign/reset", {
+				method: "POST",
+				headers: { "Content-Type": "application/json", "CF-Connecting-IP": `${network}${host}` },
+				body: JSON.stringify({ email }),
+			});
+		// Different addresses from hosts in one /64: the network's budget is what runs out.
+		expect((await reset(uniqueEmail(), "::1")).status).toBe(200);
+		expect((await reset(uniqueEmail(), "::2")).status).toBe(200);
+		const user = await createUser();
+		const refused = await reset(user.email, "::3");
+		await expectError(refused, 429);
+		expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(0);
+		// Refused by the IP limit: the address's own budget was not spent (both or neither), and no mail went out.
+		for (let i = 0; i < 3; i++) expect((await sendJson("/sign/reset", { email: user.email })).status).toBe(200);
+		await expectError(await sendJson("/sign/reset", { email: user.email }), 429);
+	});
+
 	it("counts the registration's verification mail toward the address's limit", async () => {
 		const email = uniqueEmail();
 		expect((await register(email)).status).toBe(201);
@@ -240,6 +264,43 @@ describe("password reset", () => {
 	});
 });
 
+describe("secrets change, old doors close", () => {
+	const loginLinkToken = async (userId: number) =>
+		(await issueOneTimeToken({ db: db(), kv: env.TOKENS }, { purpose: "login", userId })).token;
+
+	it("a password change closes the user's open reset and login-link tokens (not their email verification)", async () => {
+		const user = await createUser();
+		const verify = await issueOneTimeToken({ db: db(), kv: env.TOKENS }, { purpose: "verify-email", userId: user.id });
+		await sendJson("/sign/reset", { email: user.email });
+		const resetToken = tokenFromMail((await mailFor(user.email, /reset/i)).text);
+		const link = await loginLinkToken(user.id);
+		const { token } = await ildLogin(user.email);
+		const changed = await send("/user/changepassword", {
+			method: "PUT",
+			headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+			body: JSON.stringify({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD }),
+		});
+		expect(changed.status).toBe(200);
+		await expectError(await sendJson(`/sign/reset/${resetToken}`, { password: "yet-another-passphrase" }), 400);
+		await expectError(await send(`/auth/token-login?token=${link}`), 401, "Invalid token");
+		expect((await sendJson("/sign/verify", { token: verify.token })).status).toBe(200);
+	});
+
+	it("a completed reset closes every other open one-time token of the user", async () => {
+		const user = await createUser();
+		const verify = await issueOneTimeToken({ db: db(), kv: env.TOKENS }, { purpose: "verify-email", userId: user.id });
+		const link = await loginLinkToken(user.id);
+		const other = await createUser();
+		const othersLink = await loginLinkToken(other.id);
+		await sendJson("/sign/reset", { email: user.email });
+		const resetToken = tokenFromMail((await mailFor(user.email, /reset/i)).text);
+		expect((await sendJson(`/sign/reset/${resetToken}`, { password: NEW_PASSWORD })).status).toBe(200);
+		await expectError(await send(`/auth/token-login?token=${link}`), 401, "Invalid token");
+		await expectError(await sendJson("/sign/verify", { token: verify.token }), 400, "Invalid or expired token");
+		expect((await send(`/auth/token-login?token=${othersLink}`)).status, "another user's token stays open").toBe(200);
+	});
+});
+
 describe("GET /dev/outbox", () => {
 	it("lists mail newest first and exists only in development", async () => {
 		const user = await createUser();
@@ -256,20 +317,21 @@ describe("GET /dev/outbox", () => {
 			createdAt: expect.stringMatching(/Z$/),
 		});
 		expect(Date.parse(mails[0]?.createdAt as string)).toBeGreaterThanOrEqual(Date.parse(mails[1]?.createdAt as string));
-		await expectError(await sendWith({ ENVIRONMENT: "production" }, `/dev/outbox?to=${user.email}`), 404);
+		await expectError(await sendWith(PRODUCTION_VARS, `/dev/outbox?to=${user.email}`), 404);
 	});
 
 	it("refuses to fall back to the outbox outside development", async () => {
 		const user = await createUser();
 		const log = vi.spyOn(console, "error").mockImplementation(() => {});
-		const prod = { ENVIRONMENT: "production", MAIL_PROVIDER: "outbox" };
+		// Fails closed at startup: the Worker refuses to serve rather than swallow password resets.
+		const prod = { ...PRODUCTION_VARS, MAIL_PROVIDER: "outbox" };
 		const res = await sendWith(prod, "/sign/reset", {
 			method: "POST",
 			headers: { "Content-Type": "application/json" },
 			body: JSON.stringify({ email: user.email }),
 		});
-		expect(res.status).toBe(200); // same answer; the failure is logged, not leaked
-		expect(log).toHaveBeenCalledWith(expect.stringContaining("MAIL_PROVIDER=outbox is for development only"));
+		await expectError(res, 500, "An unexpected error occurred");
+		expect(log).toHaveBeenCalledWith(expect.stringContaining('"variable":"MAIL_PROVIDER"'));
 		log.mockRestore();
 		expect(await outbox(user.email)).toEqual([]);
 		const row = await db().select().from(users).where(eq(users.id, user.id)).get();

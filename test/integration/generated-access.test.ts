@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
+import { and, eq } from "drizzle-orm";
 import { importJWK, type JWK, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { getConfig } from "../../src/config.ts";
-import type { Role } from "../../src/db/schema.ts";
+import { DEFAULT_RATE_LIMITS, getConfig } from "../../src/config.ts";
+import { type Role, userRoles } from "../../src/db/schema.ts";
 import { sha256 } from "../../src/lib/encoding.ts";
 import { signAccessToken } from "../../src/lib/jwt.ts";
 import { createCommunity } from "../../src/services/communities.ts";
@@ -39,12 +40,7 @@ type Caller = "none" | "expired" | "foreign-key" | "plain" | Role;
 const CALLERS: Caller[] = ["none", "expired", "foreign-key", "plain", "Manager", "Admin", "API"];
 const ROOMY = {
 	RATE_LIMITS: JSON.stringify(
-		Object.fromEntries(
-			["loginAccount", "loginIp", "mailAddress", "registerIp", "provisionCaller"].map((n) => [
-				n,
-				{ limit: 1_000_000, windowSeconds: 60 },
-			]),
-		),
+		Object.fromEntries(Object.keys(DEFAULT_RATE_LIMITS).map((n) => [n, { limit: 1_000_000, windowSeconds: 60 }])),
 	),
 };
 
@@ -65,7 +61,7 @@ let fixtures: { module: number; community: number; key: string; imageKey: string
 
 async function freshKeyId(): Promise<string> {
 	const admin = principals.get("Admin") as Principal;
-	return String((await createIntegrationKey(db(), `access-${Math.random()}`, admin.id)).id);
+	return String((await createIntegrationKey(db(), { name: `access-${Math.random()}` }, admin.id)).id);
 }
 
 async function requestFor(
@@ -135,7 +131,7 @@ beforeAll(async () => {
 	fixtures = {
 		module: (await createModule()).id,
 		community: (await createCommunity(db(), { name: "Access", categories: ["a"] })).id,
-		key: (await createIntegrationKey(db(), "access", admin.id)).key,
+		key: (await createIntegrationKey(db(), { name: "access" }, admin.id)).key,
 		imageKey: await storeImage(env.PROFILE_IMAGES, IMAGES["image/gif"], "image/gif", target.id),
 	};
 });
@@ -236,5 +232,69 @@ describe("object-level access", () => {
 		// A logs out (their own session, from their token) and changes their password (revoking their other sessions).
 		expect((await send("/sign/logout", { headers: bearer(aLogin.token) })).status).toBe(200);
 		expect((await send("/sign/refresh", { headers: withCookie(bRefresh) })).status).toBe(200);
+	});
+});
+
+/** The roles a JWT claims (read, not verified: the suite above proves the server verifies). */
+function rolesOf(token: string): Role[] {
+	const payload = JSON.parse(atob((token.split(".")[1] ?? "").replace(/-/g, "+").replace(/_/g, "/")));
+	return payload.roles as Role[];
+}
+
+describe("no sequence of two calls escalates", () => {
+	const ROLE_SETS: Role[][] = [[], ["Manager"], ["API"], ["Manager", "API"], ["Admin"], ["Admin", "API"]];
+
+	it("mint-then-redeem: every caller × every target never yields roles beyond what the caller may grant", async () => {
+		const admin = principals.get("Admin") as Principal;
+		// An unbound key (the widest kind): if any key lets a caller escalate, this one does.
+		const key = (await createIntegrationKey(db(), { name: "escalation" }, admin.id)).key;
+		let minted = 0;
+		for (const callerRoles of ROLE_SETS.filter((r) => r.length > 0)) {
+			const caller = await createUser({ roles: callerRoles });
+			const callerToken = (await kc7Login(caller.username as string)).token;
+			for (const targetRoles of ROLE_SETS) {
+				const targetUser = await createUser({ roles: targetRoles });
+				const res = await send(`/api/users/${targetUser.id}/magic-link`, {
+					method: "POST",
+					headers: { ...bearer(callerToken), "X-Integration-Key": key },
+				});
+				const label = `${callerRoles.join("+")} → ${targetRoles.join("+") || "plain"}`;
+				if (res.status !== 200) {
+					expect(res.status, label).toBe(403);
+					continue;
+				}
+				minted += 1;
+				const link = ((await res.json()) as { login_link: string }).login_link;
+				const redeemed = await send(`/auth/token-login?token=${new URL(link).searchParams.get("token")}`);
+				expect(redeemed.status, label).toBe(200);
+				const granted = rolesOf(((await redeemed.json()) as { access_token: string }).access_token);
+				// The session has the target's own roles: never Admin, and beyond the caller's only for an Admin caller.
+				expect([...granted].sort(), label).toEqual([...targetRoles].sort());
+				expect(granted, label).not.toContain("Admin");
+				if (!callerRoles.includes("Admin")) expect(granted, label).toEqual([]);
+			}
+		}
+		// Every caller reaches plain users (5 callers); Admins also Manager, API and Manager+API (2 Admin sets × 3).
+		expect(minted).toBe(5 + 2 * 3);
+	});
+
+	it("refresh after a role change carries the roles as they are now, on both surfaces", async () => {
+		const user = await createUser({ roles: ["Manager", "API"] });
+		const res = await send("/api/auth", {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify({ username: user.username, password: "correct-horse-battery-staple" }),
+		});
+		let refresh = refreshCookieOf(res) as string;
+		expect(rolesOf(((await res.json()) as { access_token: string }).access_token).sort()).toEqual(["API", "Manager"]);
+		await db()
+			.delete(userRoles)
+			.where(and(eq(userRoles.userId, user.id), eq(userRoles.role, "Manager")));
+		const ild = await send("/sign/refresh", { headers: withCookie(refresh) });
+		expect(rolesOf(((await ild.json()) as { token: string }).token)).toEqual(["API"]);
+		refresh = refreshCookieOf(ild) as string;
+		await db().delete(userRoles).where(eq(userRoles.userId, user.id));
+		const kc7 = await send("/auth/refresh-token", { method: "POST", headers: withCookie(refresh) });
+		expect(rolesOf(((await kc7.json()) as { access_token: string }).access_token)).toEqual([]);
 	});
 });

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_RATE_LIMITS } from "../../src/config.ts";
 import { users } from "../../src/db/schema.ts";
 import { sha256 } from "../../src/lib/encoding.ts";
 import { createCommunity } from "../../src/services/communities.ts";
@@ -28,12 +29,7 @@ import {
 // Limits raised so validation, not a 429, is what answers.
 const ROOMY = {
 	RATE_LIMITS: JSON.stringify(
-		Object.fromEntries(
-			["loginAccount", "loginIp", "mailAddress", "registerIp", "provisionCaller"].map((n) => [
-				n,
-				{ limit: 1_000_000, windowSeconds: 60 },
-			]),
-		),
+		Object.fromEntries(Object.keys(DEFAULT_RATE_LIMITS).map((n) => [n, { limit: 1_000_000, windowSeconds: 60 }])),
 	),
 };
 
@@ -289,7 +285,7 @@ beforeAll(async () => {
 	const target = await createUser();
 	const module = await createModule();
 	const community = await createCommunity(db(), { name: "Fuzzers", categories: ["x"] });
-	const key = await createIntegrationKey(db(), "fuzz", caller.id);
+	const key = await createIntegrationKey(db(), { name: "fuzz" }, caller.id);
 	const imageKey = await storeImage(env.PROFILE_IMAGES, IMAGES["image/png"], "image/png", target.id);
 	ctx = {
 		headers: { ...bearer(token), "X-Integration-Key": key.key, "CF-Connecting-IP": "10.9.9.9" },

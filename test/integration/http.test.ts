@@ -3,7 +3,17 @@ import { count } from "drizzle-orm";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { describe, expect, it, vi } from "vitest";
 import { users } from "../../src/db/schema.ts";
-import { createUser, db, expectError, ildLogin, send, sendJson, sendWith, uniqueEmail } from "../helpers.ts";
+import {
+	createUser,
+	db,
+	expectError,
+	ildLogin,
+	PRODUCTION_VARS,
+	send,
+	sendJson,
+	sendWith,
+	uniqueEmail,
+} from "../helpers.ts";
 
 const REGISTER = { password: "a-long-enough-password", firstName: "Ann", lastName: "Lee" };
 
@@ -24,6 +34,40 @@ describe("every response", () => {
 			expect(res.headers.get("Strict-Transport-Security")).toMatch(/max-age=\d+/);
 			expect(res.headers.get("Referrer-Policy")).toBe("no-referrer");
 		}
+	});
+
+	it("JSON says it is UTF-8, errors included", async () => {
+		for (const res of [
+			await send("/api"),
+			await send("/nope"),
+			await send("/api/users/me"),
+			await send("/openapi.json"),
+		]) {
+			expect(res.headers.get("Content-Type")).toBe("application/json; charset=utf-8");
+		}
+	});
+
+	it("every answer with a user object, a token or personal data is no-store; public catalogs stay cacheable", async () => {
+		const user = await createUser({ roles: ["Admin"] });
+		const { token, refresh } = await ildLogin(user.email);
+		const auth = { headers: { Authorization: `Bearer ${token}` } };
+		const personal = [
+			await send("/user/profile", auth),
+			await send(`/user/profile/${user.id}`),
+			await send(`/user/${user.id}`, auth),
+			await send("/user", auth),
+			await send("/api/users/me", auth),
+			await send(`/api/users/${user.id}`, auth),
+			await send(`/api/users/email/${encodeURIComponent(user.email)}`, auth),
+			await send(`/api/users/${user.id}/modules`, auth),
+			await send("/sign/check", auth),
+			await send("/sign/refresh", { headers: { Cookie: `refresh_token=${refresh}` } }),
+			await send("/api/integration-keys", auth),
+			await send("/user/profile"), // errors too
+		];
+		for (const res of personal) expect(res.headers.get("Cache-Control"), res.url).toBe("no-store");
+		expect((await send("/api/modules")).headers.get("Cache-Control")).toMatch(/^public/);
+		expect((await send("/communities")).headers.get("Cache-Control")).toMatch(/^public/);
 	});
 });
 
@@ -195,7 +239,7 @@ describe("CORS", () => {
 	});
 
 	it("in production allows only the configured origins", async () => {
-		const prod = { ENVIRONMENT: "production", ALLOWED_ORIGINS: "https://app.example.com" };
+		const prod = { ...PRODUCTION_VARS, ALLOWED_ORIGINS: "https://app.example.com" };
 		const configured = await sendWith(prod, "/api", { headers: { Origin: "https://app.example.com" } });
 		expect(configured.headers.get("Access-Control-Allow-Origin")).toBe("https://app.example.com");
 		const local = await sendWith(prod, "/api", { headers: { Origin: "http://localhost:5173" } });

@@ -60,6 +60,36 @@ describe("subscriptions", () => {
 		}
 	});
 
+	it("is computed when read: a period that ends or begins after the last write reads right", async () => {
+		const user = await createUser();
+		const now = Date.now();
+		const ending = now + 400;
+		const starting = now + 400;
+		await addPeriod(user.id, "ending", now - DAY, ending);
+		const other = await createUser();
+		await addPeriod(other.id, "starting", starting, now + DAY);
+		// The stored columns say what they said at the last write (active / none) …
+		await recalculateSubscription(db(), user.id, now);
+		await recalculateSubscription(db(), other.id, now);
+		const read = async (id: number) =>
+			((await (await send(`/user/${id}`, { headers: bearer(admin) })).json()) as { subscription: { status: string } })
+				.subscription.status;
+		expect(await read(user.id)).toBe("active");
+		expect(await read(other.id)).toBe("none");
+		await new Promise((resolve) => setTimeout(resolve, Math.max(0, ending - Date.now()) + 50));
+		// … and nothing was written since; every read still tells the truth as of now.
+		expect(await read(user.id)).toBe("expired");
+		expect(await read(other.id)).toBe("active");
+		const list = await send(`/user?limit=200&q=${encodeURIComponent(user.email)}`, { headers: bearer(admin) });
+		expect(((await list.json()) as { subscription: { status: string } }[])[0]?.subscription.status).toBe("expired");
+		// The explicit refresh returns the same answer a read does.
+		const recalculated = await send(`/user/${user.id}/recalculate-subscription`, {
+			method: "PUT",
+			headers: bearer(admin),
+		});
+		expect(((await recalculated.json()) as { subscription: { status: string } }).subscription.status).toBe("expired");
+	});
+
 	it("PUT /user/:userId/recalculate-subscription stores and returns the subscription", async () => {
 		const user = await createUser();
 		const now = Date.now();

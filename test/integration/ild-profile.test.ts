@@ -1,10 +1,15 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { inArray } from "drizzle-orm";
+import { describe, expect, it, vi } from "vitest";
+import { imageDeletions } from "../../src/db/schema.ts";
+import { purgeDueImages } from "../../src/services/cleanup.ts";
+import { IMAGE_PREFIX, objectKeyOf } from "../../src/services/profile-images.ts";
 import { DISGUISED, IMAGES, pngOfSize } from "../fixtures/images.ts";
 import {
 	bearer,
 	countingD1,
 	createUser,
+	db,
 	expectError,
 	send,
 	sendJson,
@@ -25,24 +30,44 @@ function form(fields: Record<string, string | { bytes: Uint8Array; name: string;
 	return body;
 }
 
-const putForm = (token: string, body: FormData) =>
-	send("/user/profile", { method: "PUT", headers: bearer(token), body });
+// Through sendWith, which waits for the request's deferred work (the displaced image's delete) to finish.
+const putForm = (token: string, body: FormData, overrides: Partial<Env> = {}) =>
+	sendWith(overrides, "/user/profile", { method: "PUT", headers: bearer(token), body });
 const putJson = (token: string, body: unknown) =>
 	sendJson("/user/profile", body, { method: "PUT", headers: bearer(token) });
 
+/** The public keys of the user's objects in the bucket; every one of them must sit under the image prefix. */
 async function objectsOf(userId: number): Promise<string[]> {
 	const keys: string[] = [];
 	let cursor: string | undefined;
 	do {
 		const page = await env.PROFILE_IMAGES.list({ include: ["customMetadata"], cursor });
-		for (const o of page.objects) if (o.customMetadata?.userId === String(userId)) keys.push(o.key);
+		for (const o of page.objects) {
+			if (o.customMetadata?.userId !== String(userId)) continue;
+			expect(o.key.startsWith(IMAGE_PREFIX)).toBe(true);
+			keys.push(o.key.slice(IMAGE_PREFIX.length));
+		}
 		cursor = page.truncated ? page.cursor : undefined;
 	} while (cursor);
 	return keys;
 }
 
-async function upload(token: string, bytes: Uint8Array, name = "me.bin", type = "application/octet-stream") {
-	return putForm(token, form({ profileImage: { bytes, name, type } }));
+async function upload(
+	token: string,
+	bytes: Uint8Array,
+	name = "me.bin",
+	type = "application/octet-stream",
+	overrides: Partial<Env> = {},
+) {
+	return putForm(token, form({ profileImage: { bytes, name, type } }), overrides);
+}
+
+/** The image-deletion outbox rows of these public keys. */
+async function queued(...keys: string[]) {
+	return db()
+		.select({ key: imageDeletions.objectKey, reason: imageDeletions.reason })
+		.from(imageDeletions)
+		.where(inArray(imageDeletions.objectKey, keys.map(objectKeyOf)));
 }
 
 describe("GET /user/profile/:userId (public)", () => {
@@ -120,7 +145,7 @@ describe("profile images", () => {
 		expect(res.status).toBe(200);
 		const body = (await res.json()) as User;
 		expect(body.profileImage).toMatch(/^[\w-]{43}$/);
-		const object = await env.PROFILE_IMAGES.get(body.profileImage as string);
+		const object = await env.PROFILE_IMAGES.get(objectKeyOf(body.profileImage as string));
 		expect(object?.httpMetadata?.contentType).toBe(type);
 		expect(new Uint8Array(await (object as R2ObjectBody).arrayBuffer())).toEqual(bytes);
 		expect(await objectsOf(user.id)).toEqual([body.profileImage]);
@@ -175,8 +200,10 @@ describe("profile images", () => {
 		).json()) as User;
 		expect(second.firstName).toBe("Ida");
 		expect(second.profileImage).not.toBe(first.profileImage);
-		expect(await env.PROFILE_IMAGES.head(first.profileImage as string)).toBeNull();
+		expect(await env.PROFILE_IMAGES.head(objectKeyOf(first.profileImage as string))).toBeNull();
 		expect(await objectsOf(user.id)).toEqual([second.profileImage]);
+		// Nothing left queued: the displaced object was deleted, the new one adopted.
+		expect(await queued(first.profileImage as string, second.profileImage as string)).toEqual([]);
 		// A text-only update leaves the image alone.
 		expect(((await (await putJson(token, { lastName: "Lund" })).json()) as User).profileImage).toBe(
 			second.profileImage,
@@ -197,6 +224,56 @@ describe("profile images", () => {
 		await expectError(res, 409);
 		expect((await userRow(user.id))?.profileImageKey).toBe(first.profileImage);
 		expect(await objectsOf(user.id)).toEqual([first.profileImage]);
+		expect(await queued(first.profileImage as string)).toEqual([]);
+	});
+
+	it("answers 200 when deleting the displaced image fails after the update committed; the outbox keeps it for the cron", async () => {
+		const { user, token } = await userWithToken();
+		const first = (await (await upload(token, IMAGES["image/png"])).json()) as User;
+		const log = vi.spyOn(console, "error").mockImplementation(() => {});
+		const flaky = new Proxy(env.PROFILE_IMAGES, {
+			get(target, prop) {
+				if (prop === "delete") return () => Promise.reject(new Error("R2 delete failed"));
+				const value = Reflect.get(target, prop);
+				return typeof value === "function" ? value.bind(target) : value;
+			},
+		});
+		const res = await upload(token, IMAGES["image/gif"], "b.gif", "image/gif", { PROFILE_IMAGES: flaky });
+		log.mockRestore();
+		expect(res.status).toBe(200);
+		const second = (await res.json()) as User;
+		expect((await userRow(user.id))?.profileImageKey).toBe(second.profileImage);
+		expect(await queued(first.profileImage as string)).toEqual([
+			{ key: objectKeyOf(first.profileImage as string), reason: "replaced" },
+		]);
+		// The daily sweep finishes the job.
+		await purgeDueImages(db(), env.PROFILE_IMAGES);
+		expect(await objectsOf(user.id)).toEqual([second.profileImage]);
+		expect(await queued(first.profileImage as string)).toEqual([]);
+	});
+
+	it("counts uploads per user (429 past the limit); updates without a file are not counted", async () => {
+		const { token } = await userWithToken();
+		const limits = { RATE_LIMITS: JSON.stringify({ uploadUser: { limit: 2, windowSeconds: 3600 } }) };
+		for (let i = 0; i < 2; i++)
+			expect((await upload(token, IMAGES["image/png"], "a.png", "image/png", limits)).status).toBe(200);
+		const refused = await upload(token, IMAGES["image/png"], "a.png", "image/png", limits);
+		await expectError(refused, 429);
+		expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(0);
+		// Text changes, JSON or multipart without a file, still go through.
+		expect(
+			(
+				await sendWith(limits, "/user/profile", {
+					method: "PUT",
+					headers: { ...bearer(token), "Content-Type": "application/json" },
+					body: JSON.stringify({ firstName: "Lea" }),
+				})
+			).status,
+		).toBe(200);
+		expect((await putForm(token, form({ lastName: "Berg" }), limits)).status).toBe(200);
+		// Another user has their own budget.
+		const other = await userWithToken();
+		expect((await upload(other.token, IMAGES["image/gif"], "a.gif", "image/gif", limits)).status).toBe(200);
 	});
 
 	it("5 concurrent uploads leave exactly one image key and exactly that one object", async () => {
@@ -209,6 +286,7 @@ describe("profile images", () => {
 		const key = (await userRow(user.id))?.profileImageKey;
 		expect(key).toMatch(/^[\w-]{43}$/);
 		expect(await objectsOf(user.id)).toEqual([key]);
+		expect(await queued(key as string)).toEqual([]);
 	});
 });
 
@@ -236,6 +314,31 @@ describe("GET /user/profile/stream/:key", () => {
 			headers: { ...bearer(viewer.token), "If-None-Match": '"nope"' },
 		});
 		expect(stale.status).toBe(200);
+	});
+
+	it("evaluates conditional headers itself: malformed ones are ignored, a failed If-Match is 412", async () => {
+		const { token } = await userWithToken();
+		const key = ((await (await upload(token, IMAGES["image/png"])).json()) as User).profileImage as string;
+		const get = (headers: Record<string, string>) =>
+			send(`/user/profile/stream/${key}`, { headers: { ...bearer(token), ...headers } });
+		const etag = (await get({})).headers.get("ETag") as string;
+		// Malformed lists (R2 would throw on these): answered as if absent.
+		for (const bad of ["nope", '"unterminated', 'W/"a", *', '"a" "b"']) {
+			const res = await get({ "If-None-Match": bad });
+			expect(res.status, bad).toBe(200);
+			expect(new Uint8Array(await res.arrayBuffer())).toEqual(IMAGES["image/png"]);
+			expect((await get({ "If-Match": bad })).status, bad).toBe(200);
+		}
+		// Weak comparison for If-None-Match, lists and * included.
+		for (const match of [etag, `W/${etag}`, `"other", ${etag}`, "*"])
+			expect((await get({ "If-None-Match": match })).status, match).toBe(304);
+		// Strong comparison for If-Match: a weak or different tag fails with 412 and no image bytes.
+		for (const miss of ['"other"', `W/${etag}`]) {
+			await expectError(await get({ "If-Match": miss }), 412, /If-Match/);
+		}
+		for (const hit of [etag, "*", `"other", ${etag}`]) expect((await get({ "If-Match": hit })).status, hit).toBe(200);
+		// If-Match is evaluated first: a failed one wins over a matching If-None-Match.
+		await expectError(await get({ "If-Match": '"other"', "If-None-Match": etag }), 412);
 	});
 
 	it("401s without a token and 404s unknown or malformed keys", async () => {

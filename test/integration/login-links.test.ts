@@ -10,6 +10,7 @@ import {
 	createUser,
 	db,
 	expectError,
+	PRODUCTION_VARS,
 	refreshCookieOf,
 	send,
 	sendJson,
@@ -22,7 +23,7 @@ let partnerKey: string;
 let partnerKeyId: number;
 beforeAll(async () => {
 	const admin = await createUser({ roles: ["Admin"] });
-	const created = await createIntegrationKey(db(), "Test partner", admin.id);
+	const created = await createIntegrationKey(db(), { name: "Test partner" }, admin.id);
 	partnerKey = created.key;
 	partnerKeyId = created.id;
 });
@@ -101,7 +102,10 @@ describe("POST /api/users/:user_id/magic-link", () => {
 	it("refuses a `next` that could not be used (400), instead of silently ignoring it later", async () => {
 		const { token } = await userWithToken(["API"]);
 		const target = await createUser();
-		for (const next of ["https://evil.com/x", "//evil.com", "javascript:alert(1)", "/ok\u0000", "/a b", "\u202e/x"]) {
+		const refused = ["https://evil.com/x", "//evil.com", "javascript:alert(1)", "/ok\u0000", "/a b", "\u202e/x"];
+		// Resolve to a path starting with `//` on the dashboard's own origin: a SPA could navigate there off-site.
+		refused.push("..//evil.com", "/..//evil.com", "/dashboard/..//evil.com", "./..//evil.com/x");
+		for (const next of refused) {
 			const body = await expectError(await linkFor(target.id, token, partnerKey, { next }), 400);
 			expect(body.issues?.[0]?.path).toBe("next");
 		}
@@ -168,6 +172,8 @@ describe("GET /auth/magic-link", () => {
 		const hostile = [
 			"//evil.com",
 			"//evil.com/dashboard",
+			"..//evil.com",
+			"/dashboard/..//evil.com",
 			"/\\evil.com",
 			"/\t/evil.com",
 			"\\\\evil.com",
@@ -197,7 +203,7 @@ describe("GET /auth/magic-link", () => {
 
 	it("in production allows only the dashboard's origin and ALLOWED_REDIRECT_ORIGINS", async () => {
 		const prod = {
-			ENVIRONMENT: "production",
+			...PRODUCTION_VARS,
 			DASHBOARD_URL: "https://app.example.com/dashboard",
 			ALLOWED_REDIRECT_ORIGINS: "https://learn.example.org",
 		};
@@ -276,6 +282,8 @@ describe("integration keys (Admin)", () => {
 		expect(key).toEqual({
 			id: expect.any(Number),
 			name: "Acme LMS",
+			owner_user_id: null,
+			scope: "all",
 			key: expect.stringMatching(/^ik_[\w-]{43}$/),
 			created_at: expect.any(String),
 		});
@@ -290,6 +298,8 @@ describe("integration keys (Admin)", () => {
 		expect(listed).toEqual({
 			id: key.id,
 			name: "Acme LMS",
+			owner_user_id: null,
+			scope: "all",
 			created_at: key.created_at,
 			last_used_at: null,
 			revoked_at: null,
@@ -325,5 +335,118 @@ describe("integration keys (Admin)", () => {
 		await expectError(await sendJson("/api/integration-keys", {}, { headers: bearer(token) }), 400, "Name is required");
 		await expectError(await send("/api/integration-keys/999999", { method: "DELETE", headers: bearer(token) }), 404);
 		await expectError(await send("/api/integration-keys/abc", { method: "DELETE", headers: bearer(token) }), 400);
+	});
+});
+
+describe("bound and scoped integration keys", () => {
+	const createKey = (adminToken: string, body: Record<string, unknown>) =>
+		sendJson("/api/integration-keys", body, { headers: bearer(adminToken) });
+
+	it("a key bound to an owner works only with the owner's Bearer token", async () => {
+		const admin = await userWithToken(["Admin"]);
+		const owner = await userWithToken(["API"]);
+		const otherPartner = await userWithToken(["API"]);
+		const res = await createKey(admin.token, { name: "Bound", owner_user_id: owner.user.id });
+		expect(res.status).toBe(201);
+		const key = (await res.json()) as { key: string; owner_user_id: number; scope: string };
+		expect(key).toMatchObject({ owner_user_id: owner.user.id, scope: "all" });
+		const target = await createUser();
+		await expectError(await linkFor(target.id, otherPartner.token, key.key), 401, "Unauthorized");
+		await expectError(await linkFor(target.id, admin.token, key.key), 401, "Unauthorized");
+		expect((await linkFor(target.id, owner.token, key.key)).status).toBe(200);
+	});
+
+	it('a "provisioned" key mints links only for users its owner created with POST /api/users', async () => {
+		const admin = await userWithToken(["Admin"]);
+		const owner = await userWithToken(["API"]);
+		const other = await userWithToken(["API"]);
+		const res = await createKey(admin.token, { name: "Scoped", owner_user_id: owner.user.id, scope: "provisioned" });
+		const { key } = (await res.json()) as { key: string };
+		const provision = async (caller: string) => {
+			const created = await sendJson(
+				"/api/users",
+				{ username: `p${Math.random().toString(36).slice(2, 10)}`, email: `${crypto.randomUUID()}@example.com` },
+				{ headers: bearer(caller) },
+			);
+			expect(created.status).toBe(201);
+			return ((await created.json()) as { user_id: number }).user_id;
+		};
+		const mine = await provision(owner.token);
+		const theirs = await provision(other.token);
+		const selfRegistered = await createUser();
+		expect((await linkFor(mine, owner.token, key)).status).toBe(200);
+		await expectError(await linkFor(theirs, owner.token, key), 403, "Unauthorized");
+		await expectError(await linkFor(selfRegistered.id, owner.token, key), 403, "Unauthorized");
+		// An unknown id is refused the same way: a scoped key learns nothing about other accounts.
+		await expectError(await linkFor(99_999_999, owner.token, key), 403, "Unauthorized");
+	});
+
+	it("validates owner and scope: the owner must hold the API role, and a scoped key needs an owner", async () => {
+		const admin = await userWithToken(["Admin"]);
+		const plain = await createUser();
+		const manager = await createUser({ roles: ["Manager"] });
+		for (const body of [
+			{ name: "x", owner_user_id: plain.id },
+			{ name: "x", owner_user_id: manager.id },
+			{ name: "x", owner_user_id: 99_999_999 },
+			{ name: "x", scope: "provisioned" },
+		]) {
+			const error = await expectError(await createKey(admin.token, body), 400);
+			expect(error.issues?.[0]?.path).toBe("owner_user_id");
+		}
+		await expectError(await createKey(admin.token, { name: "x", scope: "some" }), 400);
+		await expectError(await createKey(admin.token, { name: "x", owner_user_id: "1" }), 400);
+	});
+
+	it("lists owner and scope; existing (migrated) keys are unbound with scope all", async () => {
+		const admin = await userWithToken(["Admin"]);
+		const owner = await createUser({ roles: ["API"] });
+		const res = await createKey(admin.token, { name: "Listed", owner_user_id: owner.id, scope: "provisioned" });
+		const { id } = (await res.json()) as { id: number };
+		const list = (await (await send("/api/integration-keys", { headers: bearer(admin.token) })).json()) as {
+			id: number;
+			owner_user_id: number | null;
+			scope: string;
+		}[];
+		expect(list.find((k) => k.id === id)).toMatchObject({ owner_user_id: owner.id, scope: "provisioned" });
+		expect(list.find((k) => k.id === partnerKeyId)).toMatchObject({ owner_user_id: null, scope: "all" });
+	});
+
+	it("revoking a key closes the links it minted that are not used yet", async () => {
+		const admin = await userWithToken(["Admin"]);
+		const created = (await (await createKey(admin.token, { name: "Leaky" })).json()) as { id: number; key: string };
+		const target = await createUser();
+		const link = (await (await linkFor(target.id, admin.token, created.key)).json()) as { login_link: string };
+		const token = new URL(link.login_link).searchParams.get("token");
+		await send(`/api/integration-keys/${created.id}`, { method: "DELETE", headers: bearer(admin.token) });
+		await expectError(await send(`/auth/token-login?token=${token}`), 401, "Invalid token");
+	});
+});
+
+describe("login links never escalate", () => {
+	it("refuses links for accounts holding a role unless the caller is Admin, and for Admins always", async () => {
+		const admin = await userWithToken(["Admin"]);
+		for (const callerRoles of [["Manager"], ["API"], ["Manager", "API"]] as const) {
+			const caller = await userWithToken([...callerRoles]);
+			for (const targetRoles of [["Manager"], ["API"], ["Admin"]] as const) {
+				const target = await createUser({ roles: [...targetRoles] });
+				await expectError(await linkFor(target.id, caller.token, partnerKey), 403, "Unauthorized");
+			}
+		}
+		for (const targetRoles of [["Admin"], ["Admin", "API"]] as const) {
+			const target = await createUser({ roles: [...targetRoles] });
+			await expectError(await linkFor(target.id, admin.token, partnerKey), 403, "Unauthorized");
+		}
+		const manager = await createUser({ roles: ["Manager"] });
+		expect((await linkFor(manager.id, admin.token, partnerKey)).status).toBe(200);
+	});
+
+	it("checks in the contract's order: token, key (401) before role and target (403) before existence (404)", async () => {
+		const manager = await userWithToken(["Manager"]);
+		const admin = await createUser({ roles: ["Admin"] });
+		await expectError(await linkFor(admin.id, null, partnerKey), 401);
+		await expectError(await linkFor(admin.id, manager.token, "ik_wrong"), 401, "Unauthorized");
+		await expectError(await linkFor(admin.id, manager.token, partnerKey), 403, "Unauthorized");
+		await expectError(await linkFor(99_999_999, manager.token, partnerKey), 404, "User not found");
 	});
 });

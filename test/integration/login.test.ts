@@ -140,9 +140,32 @@ describe("POST /api/auth (KC7)", () => {
 		expect(unknown).toEqual(wrong);
 	});
 
-	it("lets unverified (provisioned-style) accounts in: only ILD sign-in requires verification", async () => {
+	// v2: the rule is decided once, in the identity core. Before, /api/auth let an unverified self-registration in,
+	// and its cookie then refreshed on /sign/refresh: a pre-account takeover of someone else's address.
+	it('refuses an unverified account\'s right password with 403 "Email not verified" (a wrong one stays 401)', async () => {
 		const user = await createUser({ verified: false });
+		for (const username of [user.username, user.email]) {
+			const refused = await sendJson("/api/auth", { username, password: PASSWORD });
+			await expectError(refused, 403, "Email not verified");
+			expect(refreshCookieOf(refused)).toBeNull();
+			await expectError(
+				await sendJson("/api/auth", { username, password: "wrong-password" }),
+				401,
+				"Invalid credentials",
+			);
+		}
+		// Verification on: the same account's password works once the mailbox is proven.
+		await db().update(users).set({ emailVerifiedAt: Date.now() }).where(eq(users.id, user.id));
 		await kc7Login(user.username as string);
+	});
+
+	it("with REQUIRE_EMAIL_VERIFICATION=false both surfaces let an unverified account in alike", async () => {
+		const user = await createUser({ verified: false });
+		const off = { REQUIRE_EMAIL_VERIFICATION: "false" };
+		expect((await sendWith(off, "/api/auth", jsonPost({ username: user.username, password: PASSWORD }))).status).toBe(
+			200,
+		);
+		expect((await sendWith(off, "/sign/login", jsonPost({ email: user.email, password: PASSWORD }))).status).toBe(200);
 	});
 });
 
@@ -212,6 +235,50 @@ describe("failed-login limits", () => {
 		// Another address is unaffected.
 		const other = await sendWith(limits, "/sign/login", jsonPost({ email: user.email, password: PASSWORD }));
 		expect(other.status).toBe(200);
+	});
+
+	it("counts IPv6 clients by /64: rotating addresses inside one network does not reset the limit", async () => {
+		const network = uniqueIp().replace(/::1$/, "");
+		const limits = { RATE_LIMITS: JSON.stringify({ loginIp: { limit: 3, windowSeconds: 60 } }) };
+		for (const host of ["::1", "::2", ":ffff:ffff:ffff:ffff"]) {
+			const res = await sendWith(
+				limits,
+				"/sign/login",
+				jsonPost({ email: uniqueEmail(), password: "wrong" }, `${network}${host}`),
+			);
+			expect(res.status).toBe(401);
+		}
+		const user = await createUser();
+		const sameNetwork = `${network}:1234:5678:9abc:def0`;
+		await expectError(
+			await sendWith(limits, "/sign/login", jsonPost({ email: user.email, password: PASSWORD }, sameNetwork)),
+			429,
+		);
+		// The neighbouring /64 is another customer.
+		const neighbour = network.replace(
+			/:([0-9a-f]+)$/,
+			(_, g: string) => `:${(Number.parseInt(g, 16) ^ 0x8000).toString(16)}`,
+		);
+		const ok = await sendWith(
+			limits,
+			"/sign/login",
+			jsonPost({ email: user.email, password: PASSWORD }, `${neighbour}::1`),
+		);
+		expect(ok.status).toBe(200);
+	});
+
+	it("counts an IPv4-mapped IPv6 address as the IPv4 address", async () => {
+		const octet = () => Math.floor(Math.random() * 250) + 1;
+		const v4 = `198.51.${octet()}.${octet()}`;
+		const limits = { RATE_LIMITS: JSON.stringify({ loginIp: { limit: 2, windowSeconds: 60 } }) };
+		for (const ip of [v4, `::ffff:${v4}`]) {
+			const res = await sendWith(limits, "/sign/login", jsonPost({ email: uniqueEmail(), password: "wrong" }, ip));
+			expect(res.status).toBe(401);
+		}
+		await expectError(
+			await sendWith(limits, "/sign/login", jsonPost({ email: uniqueEmail(), password: "wrong" }, v4)),
+			429,
+		);
 	});
 });
 

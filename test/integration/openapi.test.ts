@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { send, sendWith } from "../helpers.ts";
+import { PRODUCTION_VARS, send, sendWith } from "../helpers.ts";
 
 interface Operation {
 	operationId?: string;
@@ -144,7 +144,7 @@ describe("GET /openapi.json", () => {
 	});
 
 	it("leaves the development outbox out in production", async () => {
-		const res = await sendWith({ ENVIRONMENT: "production" }, "/openapi.json");
+		const res = await sendWith(PRODUCTION_VARS, "/openapi.json");
 		const doc = (await res.json()) as Document;
 		expect(doc.paths).not.toHaveProperty("/dev/outbox");
 		expect(doc.paths).toHaveProperty("/sign/login");

@@ -2,11 +2,11 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it, vi } from "vitest";
-import { devOutbox, oneTimeTokens, sessions, users } from "../../src/db/schema.ts";
+import { devOutbox, imageDeletions, oneTimeTokens, sessions } from "../../src/db/schema.ts";
 import worker from "../../src/index.ts";
 import { randomToken } from "../../src/lib/encoding.ts";
-import { purgeExpiredRows, purgeOrphanImages } from "../../src/services/cleanup.ts";
-import { storeImage } from "../../src/services/profile-images.ts";
+import { purgeDueImages, purgeExpiredRows } from "../../src/services/cleanup.ts";
+import { objectKeyOf, storeImage } from "../../src/services/profile-images.ts";
 import { IMAGES } from "../fixtures/images.ts";
 import { createUser, db } from "../helpers.ts";
 
@@ -72,15 +72,65 @@ describe("daily cleanup", () => {
 		expect(mail.map((m) => m.subject)).toEqual(["new"]);
 	});
 
-	it("deletes only images no user points at, and only once they are old", async () => {
+	it("deletes exactly the queued images that are due, never listing the bucket or leaving the image prefix", async () => {
 		const user = await createUser();
-		const used = await storeImage(env.PROFILE_IMAGES, IMAGES["image/png"], "image/png", user.id);
-		const orphan = await storeImage(env.PROFILE_IMAGES, IMAGES["image/gif"], "image/gif", user.id);
-		await db().update(users).set({ profileImageKey: used }).where(eq(users.id, user.id));
-		expect(await purgeOrphanImages(db(), env.PROFILE_IMAGES)).toBe(0); // fresh uploads are never touched
-		expect(await purgeOrphanImages(db(), env.PROFILE_IMAGES, Date.now() + 2 * DAY)).toBeGreaterThanOrEqual(1);
-		expect(await env.PROFILE_IMAGES.head(orphan)).toBeNull();
-		expect(await env.PROFILE_IMAGES.head(used)).not.toBeNull();
+		const due = await storeImage(env.PROFILE_IMAGES, IMAGES["image/png"], "image/png", user.id);
+		const later = await storeImage(env.PROFILE_IMAGES, IMAGES["image/gif"], "image/gif", user.id);
+		const unqueued = await storeImage(env.PROFILE_IMAGES, IMAGES["image/gif"], "image/gif", user.id);
+		// Something else in the bucket, wrongly queued: the sweep only ever deletes under the image prefix.
+		const foreign = `backups/${randomToken(8)}`;
+		await env.PROFILE_IMAGES.put(foreign, "not an image");
+		const now = Date.now();
+		await db()
+			.insert(imageDeletions)
+			.values([
+				{ objectKey: objectKeyOf(due), reason: "replaced", dueAt: now - 1 },
+				{ objectKey: objectKeyOf(later), reason: "pending", dueAt: now + DAY },
+				{ objectKey: foreign, reason: "replaced", dueAt: now - 1 },
+			]);
+		// A bucket whose list() throws: the sweep must not need it.
+		const bucket = new Proxy(env.PROFILE_IMAGES, {
+			get(target, prop) {
+				if (prop === "list") throw new Error("the sweep listed the bucket");
+				const value = Reflect.get(target, prop);
+				return typeof value === "function" ? value.bind(target) : value;
+			},
+		});
+
+		expect(await purgeDueImages(db(), bucket, now)).toBeGreaterThanOrEqual(1);
+		expect(await env.PROFILE_IMAGES.head(objectKeyOf(due))).toBeNull();
+		expect(await env.PROFILE_IMAGES.head(objectKeyOf(later))).not.toBeNull();
+		expect(await env.PROFILE_IMAGES.head(objectKeyOf(unqueued))).not.toBeNull();
+		expect(await env.PROFILE_IMAGES.head(foreign)).not.toBeNull();
+		const left = await db()
+			.select({ key: imageDeletions.objectKey })
+			.from(imageDeletions)
+			.where(inArray(imageDeletions.objectKey, [objectKeyOf(due), objectKeyOf(later), foreign]));
+		expect(left.map((r) => r.key)).toEqual([objectKeyOf(later)]);
+
+		// Idempotent: a second run finds nothing of these left to do.
+		await purgeDueImages(db(), bucket, now);
+		expect(await env.PROFILE_IMAGES.head(objectKeyOf(later))).not.toBeNull();
+		// Once the pending upload is due, it goes too.
+		await purgeDueImages(db(), bucket, now + 2 * DAY);
+		expect(await env.PROFILE_IMAGES.head(objectKeyOf(later))).toBeNull();
+	});
+
+	it("keeps a due row when the R2 delete fails, so the next run retries", async () => {
+		const user = await createUser();
+		const key = await storeImage(env.PROFILE_IMAGES, IMAGES["image/png"], "image/png", user.id);
+		await db()
+			.insert(imageDeletions)
+			.values({ objectKey: objectKeyOf(key), reason: "replaced", dueAt: 0 });
+		const failing = { delete: () => Promise.reject(new Error("R2 unavailable")) } as unknown as R2Bucket;
+		await expect(purgeDueImages(db(), failing)).rejects.toThrow("R2 unavailable");
+		const row = await db()
+			.select()
+			.from(imageDeletions)
+			.where(eq(imageDeletions.objectKey, objectKeyOf(key)));
+		expect(row).toHaveLength(1);
+		await purgeDueImages(db(), env.PROFILE_IMAGES);
+		expect(await env.PROFILE_IMAGES.head(objectKeyOf(key))).toBeNull();
 	});
 
 	it("runs from the Worker's scheduled handler", async () => {

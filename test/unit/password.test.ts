@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { COMMON_PASSWORDS, COMMON_PASSWORDS_TOP } from "../../src/lib/common-passwords.ts";
 import {
 	hashPassword,
 	PBKDF2_MAX_ITERATIONS,
@@ -66,6 +67,27 @@ describe("password hashing", () => {
 		expect(passwordProblem("x".repeat(256))).toBeNull();
 		expect(passwordProblem("x".repeat(257))).toMatch(/at most 256/);
 		expect(passwordProblem("User@Example.com", "user@example.com")).toMatch(/email/);
+	});
+
+	it("refuses the 10,000 most common passwords, whole and in any case or compatibility form", () => {
+		expect(COMMON_PASSWORDS_TOP).toBeGreaterThanOrEqual(10_000);
+		// Of the top 10,000, those within the length rule (shorter ones already fail by length).
+		expect(COMMON_PASSWORDS.split("\n").length).toBeGreaterThan(3000);
+		for (const common of ["password", "Password123", "QWERTYUIOP", " iloveyou ", "trustno1", "11111111"])
+			expect(passwordProblem(common), common).toBe("Password is too common");
+		expect(passwordProblem("ｐａｓｓｗｏｒｄ")).toBe("Password is too common"); // full-width letters (NFKC)
+		// Only a whole match counts: a passphrase containing a common word is fine.
+		expect(passwordProblem("my password is a long sentence")).toBeNull();
+		expect(passwordProblem("password-but-longer-and-mine")).toBeNull();
+	});
+
+	it("refuses the account's own email, its local part and its username", () => {
+		const account = { email: "Jane.Doe.77@example.com", username: "jane_the_tester" };
+		expect(passwordProblem("jane.doe.77@example.com", account)).toBe("Password must not equal the email");
+		expect(passwordProblem("JANE.DOE.77", account)).toBe("Password must not equal the email");
+		expect(passwordProblem("Jane_The_Tester", account)).toBe("Password must not equal the username");
+		expect(passwordProblem("jane.doe.77 plus more", account)).toBeNull();
+		expect(passwordProblem("jane.doe.77", { email: "someone.else@example.com" })).toBeNull();
 	});
 
 	it("parses pepper lists and refuses empty ones", () => {

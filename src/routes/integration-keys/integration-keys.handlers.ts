@@ -6,7 +6,8 @@ import type * as routes from "./integration-keys.routes.ts";
 
 export const create: RouteHandler<typeof routes.create, AppEnv> = async (c) => {
 	c.header("Cache-Control", "no-store");
-	return c.json(await createIntegrationKey(c.var.db, c.req.valid("json").name, c.var.auth.userId), 201);
+	const { name, owner_user_id: ownerUserId, scope } = c.req.valid("json");
+	return c.json(await createIntegrationKey(c.var.db, { name, ownerUserId, scope }, c.var.auth.userId), 201);
 };
 
 export const list: RouteHandler<typeof routes.list, AppEnv> = async (c) =>

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { INTEGRATION_KEY_SCOPES } from "../../db/schema.ts";
 import {
 	bearerSecurity,
 	defineRoute,
@@ -14,10 +15,19 @@ import { idParam, plainText } from "../schemas.ts";
 const tags = ["KC7: integration keys"];
 const ADMIN = [bearerAuth(), requireRole(["Admin"], "Unauthorized")];
 
+const KeyScopeSchema = z.enum(INTEGRATION_KEY_SCOPES).openapi({
+	description:
+		'"all": links for any user the caller may reach; "provisioned": only for users the owner created with POST /api/users',
+});
+
 const ListedKeySchema = z
 	.object({
 		id: z.number().int(),
 		name: z.string(),
+		owner_user_id: z.number().int().nullable().openapi({
+			description: "The API account the key is bound to (it works only with that account's Bearer token), or null",
+		}),
+		scope: KeyScopeSchema,
 		created_at: z.string().openapi({ format: "date-time" }),
 		last_used_at: z.string().nullable().openapi({ format: "date-time" }),
 		revoked_at: z.string().nullable().openapi({ format: "date-time" }),
@@ -30,14 +40,31 @@ export const create = defineRoute({
 	operationId: "kc7CreateIntegrationKey",
 	tags,
 	summary: "Create a partner integration key (Admin)",
-	description: "The key is in this response only; it is stored as a hash and never shown again.",
+	description:
+		"The key is in this response only; it is stored as a hash and never shown again. `owner_user_id` binds the key to an " +
+		"account holding the API role (the key then works only with that account's Bearer token; anything else is 400); " +
+		'`scope: "provisioned"` (which needs an owner) limits it to users that owner created with POST /api/users. ' +
+		'Keys without an owner work with any staff caller, scope "all".',
 	security: bearerSecurity,
 	middleware: [...ADMIN, jsonBodyParser()],
-	request: jsonBody(z.strictObject({ name: plainText(100).openapi({ example: "Acme LMS" }) })),
+	request: jsonBody(
+		z.strictObject({
+			name: plainText(100).openapi({ example: "Acme LMS" }),
+			owner_user_id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+			scope: KeyScopeSchema.optional(),
+		}),
+	),
 	responses: {
 		201: jsonContent(
 			z
-				.object({ id: z.number().int(), name: z.string(), key: z.string(), created_at: z.string() })
+				.object({
+					id: z.number().int(),
+					name: z.string(),
+					owner_user_id: z.number().int().nullable(),
+					scope: KeyScopeSchema,
+					key: z.string(),
+					created_at: z.string(),
+				})
 				.openapi("CreatedIntegrationKey"),
 			"Created; `key` is shown this once",
 		),

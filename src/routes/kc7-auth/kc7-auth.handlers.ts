@@ -9,19 +9,18 @@ import type * as routes from "./kc7-auth.routes.ts";
 
 export const authenticate: RouteHandler<typeof routes.authenticate, AppEnv> = async (c) => {
 	const { username, password } = c.req.valid("json");
-	const result = await loginWithPassword(
-		depsOf(c),
-		{
-			identifier: username,
-			by: "emailOrUsername",
-			password,
-			ip: clientIp(c.req.raw.headers),
-			userAgent: c.req.header("User-Agent"),
-		},
-		// KC7 accounts may be provisioned and signed in by login link; only ILD sign-in demands verification.
-		{ requireVerifiedEmail: false },
-	);
-	if (!result.ok) throw new ApiError(401, "Invalid credentials");
+	const result = await loginWithPassword(depsOf(c), {
+		identifier: username,
+		by: "emailOrUsername",
+		password,
+		ip: clientIp(c.req.raw.headers),
+		userAgent: c.req.header("User-Agent"),
+	});
+	if (!result.ok) {
+		throw result.reason === "unverified"
+			? new ApiError(403, "Email not verified")
+			: new ApiError(401, "Invalid credentials");
+	}
 	startSession(c, result.signedIn);
 	return c.json({ access_token: result.signedIn.accessToken }, 200);
 };

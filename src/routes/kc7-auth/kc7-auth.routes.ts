@@ -8,7 +8,7 @@ import {
 	jsonContent,
 } from "../../lib/openapi.ts";
 import { jsonBodyParser } from "../../middleware/json-body.ts";
-import { cookieOriginGuard } from "../../middleware/origin-guard.ts";
+import { COOKIE_ENDPOINT_RULES, cookieOriginGuard } from "../../middleware/origin-guard.ts";
 import { LoginPasswordField } from "../schemas.ts";
 
 const tags = ["KC7: auth"];
@@ -21,10 +21,13 @@ export const authenticate = defineRoute({
 	method: "post",
 	path: "/api/auth",
 	operationId: "kc7Authenticate",
+	"x-session": "opens",
 	tags,
 	summary: "Sign in with username (or email) and password",
 	description:
-		"Returns the access token and sets the `refresh_token` cookie. Shares the per-account failed-login limit with POST /sign/login.",
+		"Returns the access token and sets the `refresh_token` cookie. Shares the per-account failed-login limit with POST /sign/login. " +
+		'A wrong password is 401 "Invalid credentials"; a right one for an account whose email is not verified (when verification ' +
+		'is required, as for POST /sign/login) is 403 {"message": "Email not verified"}.',
 	security: [],
 	middleware: [jsonBodyParser()],
 	request: jsonBody(
@@ -35,7 +38,7 @@ export const authenticate = defineRoute({
 	),
 	responses: {
 		200: jsonContent(AccessTokenSchema, "Signed in"),
-		...errorResponses(...JSON_BODY_ERRORS, 401, 429),
+		...errorResponses(...JSON_BODY_ERRORS, 401, 403, 429),
 	},
 });
 
@@ -43,10 +46,10 @@ export const refreshToken = defineRoute({
 	method: "post",
 	path: "/auth/refresh-token",
 	operationId: "kc7RefreshToken",
+	"x-session": "continues",
 	tags,
 	summary: "New access token from the refresh cookie",
-	description:
-		"Rotates the cookie; same rotation, grace and reuse rules as GET /sign/refresh. Requests whose Origin is present and not allowed get 403.",
+	description: `Rotates the cookie; same rotation, grace and reuse rules as GET /sign/refresh. ${COOKIE_ENDPOINT_RULES}`,
 	security: cookieSecurity,
 	middleware: [cookieOriginGuard],
 	responses: {

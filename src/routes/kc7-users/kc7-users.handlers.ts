@@ -2,7 +2,8 @@ import type { RouteHandler } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";
 import { users } from "../../db/schema.ts";
 import { ApiError } from "../../lib/errors.ts";
-import { createUser, normalizeEmail } from "../../services/users.ts";
+import { depsOf } from "../../services/deps.ts";
+import { normalizeEmail, provisionUser } from "../../services/users.ts";
 import type { AppEnv } from "../../types.ts";
 import type * as routes from "./kc7-users.routes.ts";
 
@@ -39,7 +40,7 @@ export const byRef: RouteHandler<typeof routes.byRef, AppEnv> = async (c) => {
 
 export const create: RouteHandler<typeof routes.create, AppEnv> = async (c) => {
 	const { email, username } = c.req.valid("json");
-	const user = await createUser(c.var.db, { email, username, passwordHash: null });
+	const user = await provisionUser(depsOf(c), { email, username }, c.var.auth.userId);
 	return c.json(
 		{
 			user_id: user.id,

@@ -95,6 +95,8 @@ export const create = defineRoute({
 	summary: "Provision a user",
 	description:
 		`${STAFF} The user has no password: they sign in through a login link, or set one through the reset flow. ` +
+		'The caller is recorded as the provisioner: a `scope: "provisioned"` integration key owned by the caller may mint ' +
+		"login links for this user. Reserved usernames (admin, root, support, …) are refused in production. " +
 		"Limited to 5 requests per rolling minute per caller (429 with Retry-After and RateLimit-* headers).",
 	security: bearerSecurity,
 	middleware: [

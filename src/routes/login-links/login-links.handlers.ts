@@ -5,7 +5,6 @@ import { ApiError } from "../../lib/errors.ts";
 import { allowedRedirect, safeRedirect } from "../../lib/redirects.ts";
 import { depsOf } from "../../services/deps.ts";
 import { createLoginLink, redeemLoginToken } from "../../services/login-links.ts";
-import { userExists } from "../../services/users.ts";
 import type { AppEnv } from "../../types.ts";
 import { startSession } from "../session-responses.ts";
 import type * as routes from "./login-links.routes.ts";
@@ -18,15 +17,16 @@ export const create: RouteHandler<typeof routes.create, AppEnv> = async (c) => {
 		const message = "next must be a path or URL on an allowed origin";
 		throw new ApiError(400, message, { issues: [{ path: "next", message }] });
 	}
-	if (!(await userExists(c.var.db, userId).get())) throw new ApiError(404, "User not found");
-	const loginLink = await createLoginLink(depsOf(c), {
-		userId,
-		integrationKeyId: c.var.integrationKey.id,
-		createdBy: c.var.auth.userId,
+	const result = await createLoginLink(depsOf(c), {
+		caller: c.var.auth,
+		key: c.var.integrationKey,
+		targetUserId: userId,
 		next,
 	});
+	if (!result.ok)
+		throw result.reason === "not-found" ? new ApiError(404, "User not found") : new ApiError(403, "Unauthorized");
 	noStore(c);
-	return c.json({ login_link: loginLink }, 200);
+	return c.json({ login_link: result.link }, 200);
 };
 
 /** Link scanners and browsers' prefetchers must not burn a single-use token. */
@@ -37,10 +37,10 @@ function isPeek(c: Context<AppEnv>): boolean {
 }
 
 async function redeem(c: Context<AppEnv>, token: string | undefined) {
-	const signedIn = token ? await redeemLoginToken(depsOf(c), token, c.req.header("User-Agent")) : null;
-	if (!signedIn) throw new ApiError(401, "Invalid token");
-	startSession(c, signedIn);
-	return signedIn;
+	const result = token ? await redeemLoginToken(depsOf(c), token, c.req.header("User-Agent")) : null;
+	if (!result?.ok) throw new ApiError(401, "Invalid token");
+	startSession(c, result.signedIn);
+	return result.signedIn;
 }
 
 export const magicLink: RouteHandler<typeof routes.magicLink, AppEnv> = async (c) => {

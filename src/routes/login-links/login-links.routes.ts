@@ -58,6 +58,7 @@ export const magicLink = defineRoute({
 	method: "get",
 	path: "/auth/magic-link",
 	operationId: "kc7RedeemMagicLink",
+	"x-session": "opens",
 	tags,
 	summary: "Sign in with a login link (browsers)",
 	description:
@@ -77,6 +78,7 @@ export const tokenLogin = defineRoute({
 	method: "get",
 	path: "/auth/token-login",
 	operationId: "kc7TokenLogin",
+	"x-session": "opens",
 	tags,
 	summary: "Sign in with a login-link token (JSON clients)",
 	description:

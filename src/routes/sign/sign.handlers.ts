@@ -15,17 +15,13 @@ const INVALID_TOKEN = "Invalid or expired token";
 
 export const login: RouteHandler<typeof routes.login, AppEnv> = async (c) => {
 	const { email, password } = c.req.valid("json");
-	const result = await auth.loginWithPassword(
-		depsOf(c),
-		{
-			identifier: email,
-			by: "email",
-			password,
-			ip: clientIp(c.req.raw.headers),
-			userAgent: c.req.header("User-Agent"),
-		},
-		{ requireVerifiedEmail: c.var.config.requireEmailVerification },
-	);
+	const result = await auth.loginWithPassword(depsOf(c), {
+		identifier: email,
+		by: "email",
+		password,
+		ip: clientIp(c.req.raw.headers),
+		userAgent: c.req.header("User-Agent"),
+	});
 	if (!result.ok) {
 		throw result.reason === "unverified" ? new ApiError(403, "Email not verified") : new ApiError(401, INVALID_LOGIN);
 	}
@@ -75,7 +71,7 @@ export const verify: RouteHandler<typeof routes.verify, AppEnv> = async (c) => {
 
 export const requestReset: RouteHandler<typeof routes.requestReset, AppEnv> = async (c) => {
 	const { email } = c.req.valid("json");
-	await auth.requestPasswordReset(depsOf(c), email);
+	await auth.requestPasswordReset(depsOf(c), email, clientIp(c.req.raw.headers));
 	return c.json({ message: "If an account exists for this email, a reset link has been sent" }, 200);
 };
 

@@ -8,10 +8,10 @@ import {
 	jsonBody,
 	jsonContent,
 } from "../../lib/openapi.ts";
-import { clientIp } from "../../lib/rate-limit.ts";
+import { clientIp, networkKey } from "../../lib/rate-limit.ts";
 import { bearerAuth } from "../../middleware/auth.ts";
 import { jsonBodyParser } from "../../middleware/json-body.ts";
-import { cookieOriginGuard } from "../../middleware/origin-guard.ts";
+import { COOKIE_ENDPOINT_RULES, cookieOriginGuard } from "../../middleware/origin-guard.ts";
 import { rateLimit } from "../../middleware/rate-limit.ts";
 import {
 	EmailField,
@@ -35,6 +35,7 @@ export const login = defineRoute({
 	method: "post",
 	path: "/sign/login",
 	operationId: "ildLogin",
+	"x-session": "opens",
 	tags,
 	summary: "Sign in with email and password",
 	description:
@@ -58,7 +59,7 @@ export const register = defineRoute({
 	description:
 		"Creates the user and sends a verification email (24 hours, single use). Limited to 60 registrations per hour per IP (malformed attempts count too).",
 	security: [],
-	middleware: [rateLimit("registerIp", (c) => clientIp(c.req.raw.headers)), jsonBodyParser()],
+	middleware: [rateLimit("registerIp", (c) => networkKey(clientIp(c.req.raw.headers))), jsonBodyParser()],
 	request: jsonBody(
 		z.strictObject({
 			email: EmailField,
@@ -103,11 +104,13 @@ export const refresh = defineRoute({
 	method: "get",
 	path: "/sign/refresh",
 	operationId: "ildRefresh",
+	"x-session": "continues",
 	tags,
 	summary: "New access token from the refresh cookie",
 	description:
 		"Rotates the refresh cookie. The token rotated less than 10 seconds ago (a second tab) gets a new access token without a cookie; " +
-		"an older token revokes the session. Requests whose Origin is present and not allowed get 403.",
+		"an older token revokes the session. " +
+		COOKIE_ENDPOINT_RULES,
 	security: cookieSecurity,
 	middleware: [cookieOriginGuard],
 	responses: {
@@ -120,10 +123,12 @@ export const logout = defineRoute({
 	method: "get",
 	path: "/sign/logout",
 	operationId: "ildLogout",
+	"x-session": "ends",
 	tags,
 	summary: "Sign out",
 	description:
-		"Revokes the session named by the Bearer token, or else the one of the refresh cookie, and clears the cookie.",
+		"Revokes the session named by the Bearer token, or else the one of the refresh cookie, and clears the cookie. " +
+		COOKIE_ENDPOINT_RULES,
 	security: [...bearerSecurity, ...cookieSecurity],
 	middleware: [cookieOriginGuard],
 	responses: {
@@ -156,7 +161,8 @@ export const requestReset = defineRoute({
 	tags,
 	summary: "Ask for a password reset mail",
 	description:
-		"Always the same 200 whether or not the account exists. Limited to 3 mails per hour per address (existing or not).",
+		"Always the same 200 whether or not the account exists. Limited to 3 mails per hour per address (existing or not) " +
+		"and 30 requests per hour per IP network (an IPv4 address, or an IPv6 /64); a request over either limit counts toward neither.",
 	security: [],
 	middleware: [jsonBodyParser()],
 	request: jsonBody(z.strictObject({ email: EmailField })),

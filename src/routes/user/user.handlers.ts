@@ -1,9 +1,11 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { ApiError } from "../../lib/errors.ts";
+import { evaluatePreconditions } from "../../lib/http-cache.ts";
+import { isMultipart } from "../../middleware/json-body.ts";
 import { changePassword as changeUserPassword } from "../../services/auth.ts";
 import { joinCommunity as join } from "../../services/communities.ts";
 import { depsOf } from "../../services/deps.ts";
-import { IMAGE_KEY_SHAPE, MAX_IMAGE_BYTES, sniffImageType, storeImage } from "../../services/profile-images.ts";
+import { findImage, imageTypeOf, MAX_IMAGE_BYTES, type NewImage } from "../../services/profile-images.ts";
 import {
 	completeTutorial as complete,
 	publicProfile as findPublicProfile,
@@ -29,48 +31,30 @@ export const changePassword: RouteHandler<typeof routes.changePassword, AppEnv> 
 	return c.json({ message: "Password changed" }, 200);
 };
 
-/** Checks an uploaded image (size, then bytes) and returns its bytes and type. */
-async function acceptImage(file: File) {
+/** Checks an uploaded image (size, then its first bytes) and returns it with its type; the file is never copied. */
+async function acceptImage(file: File): Promise<NewImage> {
 	if (file.size > MAX_IMAGE_BYTES) throw new ApiError(413, "Profile image must be at most 5 MiB");
 	if (file.size === 0)
 		throw new ApiError(400, "Profile image is empty", {
 			issues: [{ path: "profileImage", message: "Profile image is empty" }],
 		});
-	const bytes = new Uint8Array(await file.arrayBuffer());
-	const type = sniffImageType(bytes);
+	const type = await imageTypeOf(file);
 	if (!type) throw new ApiError(415, "Profile image must be a JPEG, PNG, WebP or GIF image");
-	return { bytes, type };
+	return { body: file, type };
 }
 
 export const updateProfile: RouteHandler<typeof routes.updateProfile, AppEnv> = async (c) => {
-	const isForm = (c.req.header("Content-Type") ?? "").toLowerCase().startsWith("multipart/form-data");
 	// Only the multipart schema has the file; the JSON one has the text fields alone.
-	const input: ProfileChanges & { profileImage?: File } = isForm ? c.req.valid("form") : c.req.valid("json");
-	const { profileImage, ...text } = input;
-	if (!profileImage && Object.keys(text).length === 0) {
+	const input: ProfileChanges & { profileImage?: File } = isMultipart(c.req.header("Content-Type"))
+		? c.req.valid("form")
+		: c.req.valid("json");
+	const { profileImage, ...changes } = input;
+	if (!profileImage && Object.keys(changes).length === 0) {
 		throw new ApiError(400, "Nothing to update: give firstName, lastName, username or profileImage");
 	}
-	const changes: ProfileChanges = { ...text };
-	const bucket = c.env.PROFILE_IMAGES;
-	const userId = c.var.auth.userId;
-
-	if (profileImage) {
-		const { bytes, type } = await acceptImage(profileImage);
-		changes.profileImageKey = await storeImage(bucket, bytes, type, userId);
-	}
-	let result: Awaited<ReturnType<typeof update>>;
-	let user: NonNullable<typeof result.user>;
-	try {
-		result = await update(c.var.db, userId, changes);
-		if (!result.user) throw new ApiError(401, NO_SUCH_USER);
-		user = result.user;
-	} catch (error) {
-		// The row does not point at the new image: the new object must not linger.
-		if (changes.profileImageKey) await bucket.delete(changes.profileImageKey);
-		throw error;
-	}
-	// Only now, with the row pointing at the new object, is the displaced one deleted.
-	if (result.replacedImageKey) await bucket.delete(result.replacedImageKey);
+	const image = profileImage ? await acceptImage(profileImage) : undefined;
+	const user = await update(depsOf(c), c.var.auth.userId, changes, image);
+	if (!user) throw new ApiError(401, NO_SUCH_USER);
 	return c.json(toIldUser(user), 200);
 };
 
@@ -83,7 +67,7 @@ export const publicProfile: RouteHandler<typeof routes.publicProfile, AppEnv> = 
 
 export const streamImage: RouteHandler<typeof routes.streamImage, AppEnv> = async (c) => {
 	const { key } = c.req.valid("param");
-	const object = IMAGE_KEY_SHAPE.test(key) ? await c.env.PROFILE_IMAGES.get(key, { onlyIf: c.req.raw.headers }) : null;
+	const object = await findImage(depsOf(c), key);
 	if (!object) throw new ApiError(404, "Image not found");
 	const headers = new Headers();
 	object.writeHttpMetadata(headers);
@@ -92,10 +76,16 @@ export const streamImage: RouteHandler<typeof routes.streamImage, AppEnv> = asyn
 	c.header("Cache-Control", "private, max-age=31536000, immutable");
 	c.header("Content-Disposition", "inline");
 	c.header("X-Content-Type-Options", "nosniff");
-	// R2 evaluated If-None-Match itself: an object without a body means "not modified".
-	if (!("body" in object)) return c.body(null, 304);
+	// Conditional headers are parsed here, not handed to R2: a malformed one is ignored, never a 500.
+	const outcome = evaluatePreconditions(
+		{ ifMatch: c.req.header("If-Match"), ifNoneMatch: c.req.header("If-None-Match") },
+		object.httpEtag,
+	);
+	if (outcome !== 200) await object.body.cancel(); // the bytes fetched along are not sent
+	if (outcome === 412) throw new ApiError(412, "The image does not match If-Match");
+	if (outcome === 304) return c.body(null, 304);
 	c.header("Content-Length", String(object.size));
-	return c.body((object as R2ObjectBody).body, 200);
+	return c.body(object.body, 200);
 };
 
 export const completeTutorial: RouteHandler<typeof routes.completeTutorial, AppEnv> = async (c) => {

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { createMiddleware } from "hono/factory";
 import {
 	bearerSecurity,
 	defineRoute,
@@ -8,8 +9,10 @@ import {
 	jsonContent,
 } from "../../lib/openapi.ts";
 import { bearerAuth } from "../../middleware/auth.ts";
-import { jsonBodyParser, multipartOrJsonBodyParser } from "../../middleware/json-body.ts";
+import { carriesFile, jsonBodyParser, multipartOrJsonBodyParser } from "../../middleware/json-body.ts";
+import { rateLimit } from "../../middleware/rate-limit.ts";
 import { MAX_IMAGE_BYTES } from "../../services/profile-images.ts";
+import type { AppEnv } from "../../types.ts";
 import {
 	IldUserSchema,
 	LoginPasswordField,
@@ -52,6 +55,12 @@ export const changePassword = defineRoute({
 	},
 });
 
+// After authentication and parsing (a file part must be seen to count): one hit per upload, per user.
+const uploadsPerUser = rateLimit("uploadUser", (c) => `user:${c.var.auth.userId}`);
+const uploadLimit = createMiddleware<AppEnv>(async (c, next) =>
+	(await carriesFile(c)) ? uploadsPerUser(c, next) : next(),
+);
+
 const NameField = plainText(100);
 const ProfileText = {
 	firstName: NameField.optional(),
@@ -69,9 +78,11 @@ export const updateProfile = defineRoute({
 		"`multipart/form-data` with `firstName`, `lastName`, `username` and the file `profileImage`, or JSON for the text fields. " +
 		"Other fields (`role`, `email`, `id`, …) are rejected. The image: at most 5 MiB (413), JPEG, PNG, WebP or GIF decided " +
 		"by its bytes (415 otherwise); it is stored under a new random key and the previous image is deleted after the user " +
-		"row points at the new one. A taken username is 409.",
+		"row points at the new one. A taken username is 409. Uploads (multipart requests carrying a file) are limited " +
+		"per user, by default to 30 per rolling hour (429 with Retry-After and RateLimit-* headers); updates without a " +
+		"file, JSON or multipart, are not counted.",
 	security: bearerSecurity,
-	middleware: [bearerAuth(), multipartOrJsonBodyParser(MAX_IMAGE_BYTES + 64 * 1024)],
+	middleware: [bearerAuth(), multipartOrJsonBodyParser(MAX_IMAGE_BYTES + 64 * 1024), uploadLimit],
 	request: {
 		body: {
 			content: {
@@ -90,7 +101,7 @@ export const updateProfile = defineRoute({
 	},
 	responses: {
 		200: jsonContent(IldUserSchema, "The updated user"),
-		...errorResponses(400, 401, 409, 413, 415),
+		...errorResponses(400, 401, 409, 413, 415, 429),
 	},
 });
 
@@ -134,7 +145,9 @@ export const streamImage = defineRoute({
 	summary: "A profile image's bytes",
 	description:
 		"With its stored `Content-Type`, `ETag`, `Cache-Control: private` (keys are immutable) and `nosniff`. " +
-		"`If-None-Match` with the current ETag gives 304 and no body. Unknown keys: 404.",
+		"Conditional requests (RFC 9110): `If-Match` listing entity tags none of which is the current ETag (strong " +
+		"comparison) gives 412; else `If-None-Match` that is `*` or lists the current ETag (weak comparison, `W/` " +
+		"ignored) gives 304 and no body. A malformed conditional header is ignored. Unknown keys: 404.",
 	security: bearerSecurity,
 	middleware: [bearerAuth()],
 	request: {
@@ -151,7 +164,7 @@ export const streamImage = defineRoute({
 			content: { "image/*": { schema: z.string().openapi({ type: "string", format: "binary" }) } },
 		},
 		304: { description: "Not modified" },
-		...errorResponses(401, 404),
+		...errorResponses(401, 404, 412),
 	},
 });
 

@@ -1,0 +1,67 @@
+import type { Config } from "../config.ts";
+import type { IntegrationKeyScope, Role } from "../db/schema.ts";
+
+/**
+ * The rules that protect an account, decided here once for both surfaces. Every path that opens
+ * a session (password sign-in on either surface, a login link through either redemption route)
+ * or mints one for another account asks these functions; no route decides them itself.
+ * test/integration/session-paths.test.ts walks every such path against every account state.
+ */
+
+export type SessionMethod = "password" | "link";
+
+interface AccountState {
+	emailVerifiedAt: number | null;
+}
+
+/**
+ * Why this account may not open a session by `method` now, or null. Email verification binds
+ * password sign-ins only: a login link's partner vouches for the user (and redeeming one marks
+ * nothing verified).
+ */
+export function sessionRefusal(config: Config, account: AccountState, method: SessionMethod): "unverified" | null {
+	if (method === "password" && config.requireEmailVerification && account.emailVerifiedAt === null) {
+		return "unverified";
+	}
+	return null;
+}
+
+export interface LinkCaller {
+	userId: number;
+	roles: readonly Role[];
+}
+
+export interface LinkKey {
+	ownerUserId: number | null;
+	scope: IntegrationKeyScope;
+}
+
+export interface LinkTarget {
+	roles: readonly Role[];
+	provisionedBy: number | null;
+}
+
+/**
+ * Login links never escalate: a link for an account holding any role needs an Admin caller, and no
+ * one mints a link for an Admin. A `provisioned`-scope key reaches only users its owner created
+ * (an unknown user is refused the same way, so such a key learns nothing about other accounts).
+ */
+export function linkRefusal(
+	caller: LinkCaller,
+	key: LinkKey,
+	target: LinkTarget | null,
+): "forbidden" | "not-found" | null {
+	if (key.scope === "provisioned" && (target === null || target.provisionedBy !== key.ownerUserId)) return "forbidden";
+	if (target === null) return "not-found";
+	return targetRefusal(caller.roles.includes("Admin"), target.roles);
+}
+
+/**
+ * The target rule alone, as it stood when the link was minted and again when it is redeemed: a
+ * role granted to the target in between cannot ride on a link a non-Admin minted.
+ */
+export function targetRefusal(callerIsAdmin: boolean, targetRoles: readonly Role[]): "forbidden" | null {
+	if (targetRoles.includes("Admin")) return "forbidden";
+	if (targetRoles.length > 0 && !callerIsAdmin) return "forbidden";
+	return null;
+}
