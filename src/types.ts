@@ -1,17 +1,17 @@
 import type { Config } from "./config.ts";
-import type { Db } from "./db/client.ts";
-import type { AccessClaims } from "./lib/jwt.ts";
-import type { UsableIntegrationKey } from "./services/integration-keys.ts";
+import type { Deps } from "./services/deps.ts";
 
+/**
+ * What every request carries, set by the request-context middleware. Variables that only some routes have
+ * (`auth`, `integrationKey`) are typed by the middleware that sets them: see AuthEnv, OptionalAuthEnv
+ * (middleware/auth.ts) and PartnerEnv (middleware/integration-key.ts).
+ */
 export interface AppEnv {
 	Bindings: Env;
 	Variables: {
 		config: Config;
-		db: Db;
+		/** What services need, built once per request. */
+		deps: Deps;
 		requestId: string;
-		/** Set by the bearer-auth middleware. */
-		auth: AccessClaims;
-		/** Set by the integration-key middleware. */
-		integrationKey: UsableIntegrationKey;
 	};
 }

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { ROLES } from "../lib/roles.ts";
 
 // Every time column holds milliseconds since the epoch (UTC); the API layer formats ISO 8601.
 
@@ -36,10 +37,7 @@ export const users = sqliteTable(
 	],
 );
 
-export const ROLES = ["Admin", "Manager", "API"] as const;
-export type Role = (typeof ROLES)[number];
-/** KC7's privileged callers: staff and partner backends. */
-export const STAFF_ROLES = ["Admin", "Manager", "API"] as const satisfies readonly Role[];
+export type { Role } from "../lib/roles.ts";
 
 export const userRoles = sqliteTable(
 	"user_roles",

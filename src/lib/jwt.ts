@@ -1,6 +1,6 @@
 import { createLocalJWKSet, importJWK, type JWK, type JWTVerifyGetKey, jwtVerify, SignJWT } from "jose";
 import type { Config } from "../config.ts";
-import { ROLES, type Role } from "../db/schema.ts";
+import { parseRoles, type Role } from "./roles.ts";
 
 /**
  * Access tokens: ES256 JWTs, 15 minutes, `typ: at+jwt`.
@@ -118,7 +118,7 @@ export async function verifyAccessToken(
 		return {
 			userId,
 			sessionId: payload.sid,
-			roles: roles.filter((r): r is Role => (ROLES as readonly unknown[]).includes(r)),
+			roles: parseRoles(roles),
 			issuedAt: payload.iat as number,
 			expiresAt: payload.exp as number,
 		};

@@ -78,3 +78,11 @@ function canonical(username: string): string {
 export function reservedUsernameProblem(username: string): string | null {
 	return RESERVED.has(canonical(username.trim())) ? "Username is reserved" : null;
 }
+
+/** Contract: 3–32 of [A-Za-z0-9_.-], not all digits (those route to ids), not "me". */
+export function usernameProblem(username: string): string | null {
+	if (!/^[A-Za-z0-9_.-]{3,32}$/.test(username)) return "Username must be 3–32 letters, digits, '_', '.' or '-'";
+	if (/^\d+$/.test(username)) return "Username must not be all digits";
+	if (username.toLowerCase() === "me") return "Username is reserved";
+	return null;
+}

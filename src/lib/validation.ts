@@ -6,6 +6,14 @@ z.config({
 	customError: (issue) => (issue.code === "invalid_type" && issue.input === undefined ? "Required" : undefined),
 });
 
+/** An id as clients write it in a path: a positive integer of at most 15 digits (no sign, no leading zero). */
+export const ID_PATTERN = /^[1-9]\d{0,14}$/;
+
+/** The id a path segment names, or null when it cannot name one (every id rule reads through here). */
+export function parseId(value: string): number | null {
+	return ID_PATTERN.test(value) ? Number(value) : null;
+}
+
 /** "firstName" → "First name", "user.email" → "User email". */
 export function humanize(path: string): string {
 	const words = path

@@ -1,22 +1,49 @@
 import { createMiddleware } from "hono/factory";
-import type { Role } from "../db/schema.ts";
 import { ApiError } from "../lib/errors.ts";
-import { verifyAccessToken } from "../lib/jwt.ts";
+import { type AccessClaims, verifyAccessToken } from "../lib/jwt.ts";
+import type { Role } from "../lib/roles.ts";
 import type { AppEnv } from "../types.ts";
+import { declaresSecurity } from "./security.ts";
+
+/** The env of a route behind bearerAuth: only there does `c.var.auth` exist (a public handler cannot read it). */
+export type AuthEnv = AppEnv & { Variables: { auth: AccessClaims } };
+/** Behind optionalBearerAuth: the claims when a valid token came along. */
+export type OptionalAuthEnv = AppEnv & { Variables: { auth: AccessClaims | undefined } };
+
+export const INVALID_ACCESS_TOKEN = "Invalid or expired token";
 
 const BEARER = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\s*$/i;
 
+/** The one reading of `Authorization`: absent, or the verified claims, or null for anything else. */
+async function readBearer(c: { req: { header(name: string): string | undefined } }, env: Env, config: AppEnv["Variables"]["config"]) {
+	const header = c.req.header("Authorization");
+	if (header === undefined) return undefined;
+	const token = header.match(BEARER)?.[1];
+	return token ? await verifyAccessToken(env.JWT_PRIVATE_KEYS, config, token) : null;
+}
+
 /** Reads and verifies the access token; the handler finds the claims in `c.var.auth`. */
 export function bearerAuth() {
-	return createMiddleware<AppEnv>(async (c, next) => {
-		const header = c.req.header("Authorization");
-		if (!header) throw new ApiError(401, "Authentication required");
-		const token = header.match(BEARER)?.[1];
-		const claims = token ? await verifyAccessToken(c.env.JWT_PRIVATE_KEYS, c.var.config, token) : null;
-		if (!claims) throw new ApiError(401, "Invalid or expired token");
+	const middleware = createMiddleware<AuthEnv>(async (c, next) => {
+		const claims = await readBearer(c, c.env, c.var.config);
+		if (claims === undefined) throw new ApiError(401, "Authentication required");
+		if (!claims) throw new ApiError(401, INVALID_ACCESS_TOKEN);
 		c.set("auth", claims);
 		await next();
 	});
+	return declaresSecurity(middleware, [{ bearerAuth: [] }]);
+}
+
+/**
+ * For logout: a valid Bearer token names the session to end; without one the refresh cookie does. A token
+ * that is present but invalid counts as absent (logging out must work with an expired token).
+ */
+export function optionalBearerAuth() {
+	const middleware = createMiddleware<OptionalAuthEnv>(async (c, next) => {
+		c.set("auth", (await readBearer(c, c.env, c.var.config)) ?? undefined);
+		await next();
+	});
+	return declaresSecurity(middleware, [{ bearerAuth: [] }, { refreshCookie: [] }], { alternatives: true });
 }
 
 /**
@@ -41,7 +68,7 @@ export function accessRuleOf(middleware: unknown): AccessRule | undefined {
 
 /** After bearerAuth: at least one of `roles`, else 403 with the surface's message. */
 export function requireRole(roles: readonly Role[], message = "Insufficient permissions") {
-	const middleware = createMiddleware<AppEnv>(async (c, next) => {
+	const middleware = createMiddleware<AuthEnv>(async (c, next) => {
 		if (!c.var.auth.roles.some((r) => roles.includes(r))) throw new ApiError(403, message);
 		await next();
 	});
@@ -53,7 +80,7 @@ export function requireRole(roles: readonly Role[], message = "Insufficient perm
  * of `roles`. Decided before anything is looked up, so a 403 says nothing about existence.
  */
 export function requireSelfOrRole(param: string, roles: readonly Role[], message = "Insufficient permissions") {
-	const middleware = createMiddleware<AppEnv>(async (c, next) => {
+	const middleware = createMiddleware<AuthEnv>(async (c, next) => {
 		const self = c.req.param(param) === String(c.var.auth.userId);
 		if (!self && !c.var.auth.roles.some((r) => roles.includes(r))) throw new ApiError(403, message);
 		await next();

@@ -2,6 +2,7 @@ import { createMiddleware } from "hono/factory";
 import { isAllowedOrigin } from "../config.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { AppEnv } from "../types.ts";
+import { declaresSecurity } from "./security.ts";
 
 /**
  * For endpoints the refresh cookie authenticates (refresh and logout on both surfaces): they act
@@ -11,7 +12,8 @@ import type { AppEnv } from "../types.ts";
  *   `Origin` that the browser marks `Sec-Fetch-Site: cross-site` (a cross-site navigation to
  *   GET /sign/logout). Server-side clients send neither and pass; the cookie is their credential.
  */
-export const cookieOriginGuard = createMiddleware<AppEnv>(async (c, next) => {
+export const cookieOriginGuard = declaresSecurity(
+	createMiddleware<AppEnv>(async (c, next) => {
 	if (c.req.method === "HEAD") return c.body(null, 204);
 	const origin = c.req.header("Origin");
 	if (origin !== undefined) {
@@ -21,7 +23,9 @@ export const cookieOriginGuard = createMiddleware<AppEnv>(async (c, next) => {
 		throw new ApiError(403, "Cross-site request not allowed");
 	}
 	await next();
-});
+	}),
+	[{ refreshCookie: [] }],
+);
 
 /** The guard's rules as the OpenAPI descriptions of the routes it protects state them. */
 export const COOKIE_ENDPOINT_RULES =

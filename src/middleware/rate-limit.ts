@@ -9,8 +9,8 @@ import type { AppEnv } from "../types.ts";
  * with Retry-After and RateLimit-* when the window is full; the RateLimit-* headers ride on
  * successful answers too, so clients can pace themselves.
  */
-export function rateLimit(name: RateLimitName, keyOf: (c: Context<AppEnv>) => string) {
-	return createMiddleware<AppEnv>(async (c, next) => {
+export function rateLimit<E extends AppEnv = AppEnv>(name: RateLimitName, keyOf: (c: Context<E>) => string) {
+	return createMiddleware<E>(async (c, next) => {
 		const [decision] = await enforce(c.env, c.var.config, { name, key: keyOf(c) });
 		await next();
 		if (decision)

@@ -2,12 +2,13 @@ import { createMiddleware } from "hono/factory";
 import { ConfigError, getConfig } from "../config.ts";
 import { createDb } from "../db/client.ts";
 import { ApiError } from "../lib/errors.ts";
+import { describeError } from "../lib/log.ts";
 import type { AppEnv } from "../types.ts";
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * Request id, parsed configuration and the database handle for every request. Invalid
+ * Request id, parsed configuration and the service dependencies (`deps`), set once for every request. Invalid
  * configuration fails closed: every request gets the 500 envelope (the variable is named in the
  * log once per isolate by getConfig), never an answer computed with a guessed setting.
  */
@@ -24,6 +25,17 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
 		res.headers.set("Cache-Control", "no-store");
 		return res;
 	}
-	c.set("db", createDb(c.env.DB));
+	const db = createDb(c.env.DB);
+	c.set("deps", {
+		env: c.env,
+		config: c.var.config,
+		db,
+		defer: (work) =>
+			c.executionCtx.waitUntil(
+				work.catch((error: unknown) =>
+					console.error(JSON.stringify({ level: "error", requestId, deferred: describeError(error) })),
+				),
+			),
+	});
 	await next();
 });

@@ -1,5 +1,6 @@
 import type { Config } from "../config.ts";
-import type { IntegrationKeyScope, Role } from "../db/schema.ts";
+import type { IntegrationKeyScope } from "../db/schema.ts";
+import type { Role } from "../lib/roles.ts";
 
 /**
  * The rules that protect an account, decided here once for both surfaces. Every path that opens

@@ -1,9 +1,9 @@
 import { eq, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { users } from "../db/schema.ts";
-import { ApiError, badRequest } from "../lib/errors.ts";
-import { type AccessClaims, signAccessToken } from "../lib/jwt.ts";
-import { appLink, createMailer } from "../lib/mail.ts";
+import { badRequest } from "../lib/errors.ts";
+import { type AccessClaims, publicJwks, signAccessToken } from "../lib/jwt.ts";
+import { appLink, createMailer } from "./mail.ts";
 import { hashPassword, passwordProblem, verifyPassword } from "../lib/password.ts";
 import { enforce, type Limited, networkKey, refund } from "../lib/rate-limit.ts";
 import { type SessionMethod, sessionRefusal } from "./account-policy.ts";
@@ -18,10 +18,10 @@ import {
 import {
 	newSession,
 	refreshSession,
-	revokeAllSessions,
+	revokeAllSessionsStatement,
 	revokeByRefreshToken,
-	revokeOtherSessions,
-	revokeSession,
+	revokeOtherSessionsStatement,
+	revokeSessionStatement,
 } from "./sessions.ts";
 import {
 	createUser,
@@ -37,6 +37,9 @@ import {
  * The identity core both surfaces call: one login, one token issuer, one session store.
  * Surfaces only translate requests and phrase errors.
  */
+
+/** The public half of every configured signing key: what /.well-known/jwks.json publishes. */
+export const publicSigningKeys = (deps: Pick<Deps, "env">) => publicJwks(deps.env.JWT_PRIVATE_KEYS);
 
 export async function issueAccessToken(deps: Deps, subject: Pick<AccessClaims, "userId" | "sessionId" | "roles">) {
 	return signAccessToken(deps.env.JWT_PRIVATE_KEYS, deps.config, subject);
@@ -65,7 +68,7 @@ export async function openSession(
 ): Promise<SessionOpening> {
 	const refusal = sessionRefusal(deps.config, user, method);
 	if (refusal) return { ok: false, reason: refusal };
-	const session = await newSession(deps.db, user.id, userAgent);
+	const session = await newSession(deps, user.id, userAgent);
 	await deps.db.batch([session.insert, ...alsoRun]);
 	const { token, claims } = await issueAccessToken(deps, {
 		userId: user.id,
@@ -102,8 +105,8 @@ export async function loginWithPassword(
 ): Promise<LoginResult> {
 	const user =
 		input.by === "email"
-			? await findUserByEmail(deps.db, input.identifier)
-			: await findUserByLogin(deps.db, input.identifier);
+			? await findUserByEmail(deps, input.identifier)
+			: await findUserByLogin(deps, input.identifier);
 	// Keyed by the account when it exists, so username and email logins share one counter.
 	const limits: Limited[] = [
 		{ name: "loginAccount", key: user ? `user:${user.id}` : `login:${input.identifier.trim().toLowerCase()}` },
@@ -129,7 +132,7 @@ export async function loginWithPassword(
 /** Sends a verification or reset mail if the address's mail budget allows; never throws to the caller. */
 async function sendTokenMail(deps: Deps, user: UserRecord, kind: "verify-email" | "password-reset") {
 	const { token } = await issueOneTimeToken({ db: deps.db, kv: deps.env.TOKENS }, { purpose: kind, userId: user.id });
-	const mailer = createMailer(deps.config, deps.db);
+	const mailer = createMailer(deps);
 	if (kind === "verify-email") {
 		await mailer.send({
 			to: user.email,
@@ -155,7 +158,7 @@ export async function register(
 	input: { email: string; password: string; firstName: string; lastName: string },
 ): Promise<UserRecord> {
 	refuseWeakPassword(input.password, { email: input.email }, "password");
-	const user = await createUser(deps.db, {
+	const user = await createUser(deps, {
 		email: input.email,
 		passwordHash: await hashPassword(input.password, deps.config.peppers),
 		firstName: input.firstName,
@@ -193,7 +196,7 @@ export async function requestPasswordReset(deps: Deps, email: string, ip: string
 	const address = normalizeEmail(email);
 	await enforce(deps.env, deps.config, { name: "mailAddress", key: address }, { name: "resetIp", key: networkKey(ip) });
 	deps.defer(
-		findUserByEmail(deps.db, address).then((user) => (user ? sendTokenMail(deps, user, "password-reset") : undefined)),
+		findUserByEmail(deps, address).then((user) => (user ? sendTokenMail(deps, user, "password-reset") : undefined)),
 	);
 }
 
@@ -206,7 +209,7 @@ export async function resetPassword(deps: Deps, token: string, password: string)
 	const tokenHash = await tokenHashOf(token);
 	const now = Date.now();
 	const user = tokenHash
-		? await findUserWhere(deps.db, eq(users.id, liveTokenSubject(tokenHash, "password-reset", now)))
+		? await findUserWhere(deps, eq(users.id, liveTokenSubject(tokenHash, "password-reset", now)))
 		: null;
 	if (!user) return "invalid-token";
 	refuseWeakPassword(password, user, "password");
@@ -220,7 +223,7 @@ export async function resetPassword(deps: Deps, token: string, password: string)
 				.update(users)
 				.set({ passwordHash, emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now})`, updatedAt: now })
 				.where(eq(users.id, subject)),
-			revokeAllSessions(deps.db, subject, now),
+			revokeAllSessionsStatement(deps.db, subject, now),
 			closeOpenTokensStatement(deps.db, subject, "all", now),
 		],
 	);
@@ -235,9 +238,9 @@ export async function changePassword(
 	deps: Deps,
 	auth: Pick<AccessClaims, "userId" | "sessionId">,
 	input: { currentPassword: string; newPassword: string },
-): Promise<void> {
-	const user = await findUserById(deps.db, auth.userId);
-	if (!user) throw new ApiError(401, "Invalid or expired token");
+): Promise<{ ok: true } | { ok: false; reason: "no-user" }> {
+	const user = await findUserById(deps, auth.userId);
+	if (!user) return { ok: false, reason: "no-user" };
 	refuseWeakPassword(input.newPassword, user, "newPassword");
 	const limit: Limited = { name: "loginAccount", key: `user:${user.id}` };
 	await enforce(deps.env, deps.config, limit);
@@ -254,9 +257,10 @@ export async function changePassword(
 			.update(users)
 			.set({ passwordHash: await hashPassword(input.newPassword, deps.config.peppers), updatedAt: now })
 			.where(eq(users.id, user.id)),
-		revokeOtherSessions(deps.db, user.id, auth.sessionId, now),
+		revokeOtherSessionsStatement(deps.db, user.id, auth.sessionId, now),
 		closeOpenTokensStatement(deps.db, user.id, ["password-reset", "login"], now),
 	]);
+	return { ok: true };
 }
 
 export type RefreshResult =
@@ -266,7 +270,7 @@ export type RefreshResult =
 /** One D1 round trip: the rotation statement. See services/sessions.ts for the rules. */
 export async function refreshAccess(deps: Deps, refreshToken: string | undefined): Promise<RefreshResult> {
 	if (!refreshToken) return { ok: false };
-	const outcome = await refreshSession(deps.db, refreshToken);
+	const outcome = await refreshSession(deps, refreshToken);
 	if (outcome.kind === "invalid" || outcome.kind === "reuse") return { ok: false };
 	const { token, claims } = await issueAccessToken(deps, outcome);
 	const rotated =
@@ -277,8 +281,8 @@ export async function refreshAccess(deps: Deps, refreshToken: string | undefined
 /** Logout: the Bearer token's session if one is given, else the refresh cookie's. */
 export async function logout(deps: Deps, by: { sessionId?: string; refreshToken?: string }): Promise<boolean> {
 	if (by.sessionId) {
-		await revokeSession(deps.db, by.sessionId);
+		await revokeSessionStatement(deps.db, by.sessionId);
 		return true;
 	}
-	return by.refreshToken ? revokeByRefreshToken(deps.db, by.refreshToken) : false;
+	return by.refreshToken ? revokeByRefreshToken(deps, by.refreshToken) : false;
 }

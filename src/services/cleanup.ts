@@ -1,5 +1,6 @@
 import { and, asc, isNotNull, lt, lte, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import type { DbDeps } from "./deps.ts";
 import { devOutbox, imageDeletions, oneTimeTokens, sessions } from "../db/schema.ts";
 import { IMAGE_PREFIX } from "./profile-images.ts";
 import { SESSION_IDLE_MS } from "./sessions.ts";
@@ -11,7 +12,7 @@ import { SESSION_IDLE_MS } from "./sessions.ts";
 
 const DAY = 24 * 60 * 60 * 1000;
 
-export async function purgeExpiredRows(db: Db, now = Date.now()) {
+export async function purgeExpiredRows({ db }: DbDeps, now = Date.now()) {
 	const cutoff = now - DAY;
 	const [deadSessions, deadTokens, oldMail] = await db.batch([
 		db

@@ -1,6 +1,7 @@
 import { asc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client.ts";
+import type { DbDeps } from "./deps.ts";
 import { communities, communityCategories, communityMemberships, users } from "../db/schema.ts";
 import { recordColumns, toRecord, type UserRecord } from "./users.ts";
 
@@ -14,12 +15,18 @@ const categoriesOfUser = sql`(select coalesce(json_group_array(name), '[]') from
 	join community_memberships m on m.community_id = cc.community_id
 	where m.user_id = ${users.id} order by cc.name))`;
 
-export function recomputeCategories(db: Db, userId: number, now = Date.now()) {
+export function recomputeCategoriesStatement(db: Db, userId: number, now = Date.now()) {
 	return db
 		.update(users)
 		.set({ categories: categoriesOfUser, updatedAt: now })
 		.where(eq(users.id, userId))
 		.returning({ id: users.id, categories: users.categories });
+}
+
+/** Recomputes one user's categories now; null when the user does not exist. */
+export async function reindexCategories({ db }: DbDeps, userId: number) {
+	const [row] = await recomputeCategoriesStatement(db, userId);
+	return row ? { id: row.id, categories: JSON.parse(row.categories) as string[] } : null;
 }
 
 function recomputeMembersOf(db: Db, communityId: number, now: number) {
@@ -61,7 +68,7 @@ async function selectCommunities(db: Db, id?: number): Promise<Community[]> {
 	return rows.map((r) => ({ ...r, categories: JSON.parse(r.categories) as string[] }));
 }
 
-export const listCommunities = (db: Db) => selectCommunities(db);
+export const listCommunities = ({ db }: DbDeps) => selectCommunities(db);
 
 const uniqueNames = (names: string[]) => [...new Set(names.map((n) => n.trim()))].filter(Boolean);
 
@@ -81,7 +88,7 @@ function insertCategories(db: Db, communityId: SQL, names: string[]) {
 
 /** One batch: the community and its categories land together or not at all. */
 export async function createCommunity(
-	db: Db,
+	{ db }: DbDeps,
 	input: { name: string; description?: string; categories: string[] },
 ): Promise<Community> {
 	const names = uniqueNames(input.categories);
@@ -99,7 +106,7 @@ export async function createCommunity(
 
 /** Replaces name/description/categories as given; members' categories follow in the same batch. Null: no such community. */
 export async function updateCommunity(
-	db: Db,
+	{ db }: DbDeps,
 	id: number,
 	input: { name?: string; description?: string; categories?: string[] },
 ): Promise<Community | null> {
@@ -131,7 +138,7 @@ export async function updateCommunity(
  * Idempotent join, one round trip: the membership (only if the community exists), the
  * categories recomputation and the user read ride in one batch. Null: no such community.
  */
-export async function joinCommunity(db: Db, userId: number, communityId: number): Promise<UserRecord | null> {
+export async function joinCommunity({ db }: DbDeps, userId: number, communityId: number): Promise<UserRecord | null> {
 	const now = Date.now();
 	const [community, , , user] = await db.batch([
 		db.select({ id: communities.id }).from(communities).where(eq(communities.id, communityId)),
@@ -148,7 +155,7 @@ export async function joinCommunity(db: Db, userId: number, communityId: number)
 					.where(eq(communities.id, communityId)),
 			)
 			.onConflictDoNothing(),
-		recomputeCategories(db, userId, now),
+		recomputeCategoriesStatement(db, userId, now),
 		db.select(recordColumns()).from(users).where(eq(users.id, userId)),
 	]);
 	if (community.length === 0) return null;

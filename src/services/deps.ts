@@ -1,28 +1,18 @@
-import type { Context } from "hono";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
-import { describeError } from "../lib/log.ts";
-import type { AppEnv } from "../types.ts";
 
-/** What the service layer needs from a request, so services never see Hono. */
+/**
+ * What the service layer needs from a request, built once per request by the request-context middleware
+ * (`c.var.deps`) and by the cron, so services never see Hono. Every stateful service function takes it (or the
+ * part of it it uses) first.
+ */
 export interface Deps {
 	env: Env;
 	config: Config;
 	db: Db;
-	/** Work that must finish but must not delay (or shape) the response. */
+	/** Work that must finish but must not delay (or shape) the response; a failure is logged, never thrown. */
 	defer: (work: Promise<unknown>) => void;
 }
 
-export function depsOf(c: Context<AppEnv>): Deps {
-	return {
-		env: c.env,
-		config: c.var.config,
-		db: c.var.db,
-		defer: (work) =>
-			c.executionCtx.waitUntil(
-				work.catch((error: unknown) =>
-					console.error(JSON.stringify({ level: "error", requestId: c.var.requestId, deferred: describeError(error) })),
-				),
-			),
-	};
-}
+/** The part of Deps a function that only reads or writes D1 needs (tests and the cron pass `{ db }`). */
+export type DbDeps = Pick<Deps, "db">;

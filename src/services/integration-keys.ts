@@ -1,5 +1,6 @@
 import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import type { DbDeps } from "./deps.ts";
 import { type IntegrationKeyScope, integrationKeys, oneTimeTokens } from "../db/schema.ts";
 import { randomToken, sha256 } from "../lib/encoding.ts";
 import { badRequest } from "../lib/errors.ts";
@@ -12,18 +13,10 @@ import { findUserById } from "./users.ts";
  * owner (usable only with that owner's Bearer token) and scoped to the users its owner provisioned.
  */
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+export type IntegrationKey = Omit<typeof integrationKeys.$inferSelect, "keyHash">;
 
-function toListed(row: typeof integrationKeys.$inferSelect) {
-	return {
-		id: row.id,
-		name: row.name,
-		owner_user_id: row.ownerUserId,
-		scope: row.scope,
-		created_at: iso(row.createdAt) as string,
-		last_used_at: iso(row.lastUsedAt),
-		revoked_at: iso(row.revokedAt),
-	};
+function withoutHash({ keyHash: _, ...key }: typeof integrationKeys.$inferSelect): IntegrationKey {
+	return key;
 }
 
 export interface NewIntegrationKey {
@@ -39,13 +32,13 @@ async function ownerProblem(db: Db, input: NewIntegrationKey) {
 		const message = 'A key with scope "provisioned" needs an owner_user_id';
 		throw badRequest(message, [{ path: "owner_user_id", message }]);
 	}
-	if (owner !== null && !(await findUserById(db, owner))?.roles.includes("API")) {
+	if (owner !== null && !(await findUserById({ db }, owner))?.roles.includes("API")) {
 		const message = "owner_user_id must name a user holding the API role";
 		throw badRequest(message, [{ path: "owner_user_id", message }]);
 	}
 }
 
-export async function createIntegrationKey(db: Db, input: NewIntegrationKey, createdBy: number) {
+export async function createIntegrationKey({ db }: DbDeps, input: NewIntegrationKey, createdBy: number) {
 	await ownerProblem(db, input);
 	const key = `ik_${randomToken(32)}`;
 	const row = await db
@@ -60,12 +53,11 @@ export async function createIntegrationKey(db: Db, input: NewIntegrationKey, cre
 		})
 		.returning()
 		.get();
-	const { last_used_at: _, revoked_at: __, ...listed } = toListed(row);
-	return { ...listed, key };
+	return { ...withoutHash(row), key };
 }
 
-export async function listIntegrationKeys(db: Db) {
-	return (await db.select().from(integrationKeys).orderBy(desc(integrationKeys.id))).map(toListed);
+export async function listIntegrationKeys({ db }: DbDeps) {
+	return (await db.select().from(integrationKeys).orderBy(desc(integrationKeys.id))).map(withoutHash);
 }
 
 /**
@@ -73,7 +65,7 @@ export async function listIntegrationKeys(db: Db) {
  * time. The login links minted with the key and not yet used close in the same batch: a leaked key's
  * links die with it.
  */
-export async function revokeIntegrationKey(db: Db, id: number, now = Date.now()): Promise<boolean> {
+export async function revokeIntegrationKey({ db }: DbDeps, id: number, now = Date.now()): Promise<boolean> {
 	const [rows] = await db.batch([
 		db
 			.update(integrationKeys)
@@ -106,7 +98,7 @@ export interface UsableIntegrationKey {
  * owner's Bearer token); else null.
  */
 export async function findUsableIntegrationKey(
-	db: Db,
+	{ db }: DbDeps,
 	presented: string,
 	callerId: number,
 ): Promise<UsableIntegrationKey | null> {
@@ -125,6 +117,6 @@ export async function findUsableIntegrationKey(
 	return row;
 }
 
-export function touchIntegrationKey(db: Db, id: number, now = Date.now()) {
+export function touchIntegrationKeyStatement(db: Db, id: number, now = Date.now()) {
 	return db.update(integrationKeys).set({ lastUsedAt: now }).where(eq(integrationKeys.id, id));
 }

@@ -1,7 +1,7 @@
 import { type LinkCaller, linkRefusal, targetRefusal } from "./account-policy.ts";
 import { openSession, type SessionOpening } from "./auth.ts";
 import type { Deps } from "./deps.ts";
-import { touchIntegrationKey, type UsableIntegrationKey } from "./integration-keys.ts";
+import { touchIntegrationKeyStatement, type UsableIntegrationKey } from "./integration-keys.ts";
 import { consumeOneTimeToken, issueOneTimeToken } from "./one-time-tokens.ts";
 import { findUserById } from "./users.ts";
 
@@ -18,7 +18,7 @@ export async function createLoginLink(
 	deps: Deps,
 	input: { caller: LinkCaller; key: UsableIntegrationKey; targetUserId: number; next?: string },
 ): Promise<LoginLinkResult> {
-	const target = await findUserById(deps.db, input.targetUserId);
+	const target = await findUserById(deps, input.targetUserId);
 	const refusal = linkRefusal(input.caller, input.key, target);
 	if (refusal || !target) return { ok: false, reason: refusal ?? "not-found" };
 	const now = Date.now();
@@ -35,7 +35,7 @@ export async function createLoginLink(
 			},
 		},
 		now,
-		[touchIntegrationKey(deps.db, input.key.id, now)],
+		[touchIntegrationKeyStatement(deps.db, input.key.id, now)],
 	);
 	const link = new URL("/auth/magic-link", `${deps.config.publicBaseUrl}/`);
 	link.searchParams.set("token", token);
@@ -52,7 +52,7 @@ export type RedeemResult = SessionOpening | { ok: false; reason: "invalid" };
 export async function redeemLoginToken(deps: Deps, token: string, userAgent?: string): Promise<RedeemResult> {
 	const consumed = await consumeOneTimeToken({ db: deps.db, kv: deps.env.TOKENS }, "login", token);
 	if (!consumed) return { ok: false, reason: "invalid" };
-	const user = await findUserById(deps.db, consumed.userId);
+	const user = await findUserById(deps, consumed.userId);
 	if (!user || targetRefusal(consumed.meta.callerIsAdmin === true, user.roles)) return { ok: false, reason: "invalid" };
 	return openSession(deps, user, "link", userAgent);
 }

@@ -1,26 +1,37 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import type { DbDeps } from "./deps.ts";
 import { moduleProgress, modules } from "../db/schema.ts";
-import { userExists } from "./users.ts";
+import { userExistsStatement } from "./users.ts";
 
 /** progress = score / max_score, a 0–1 fraction (0 when not started). */
 export function progressOf(score: number, maxScore: number): number {
 	return maxScore > 0 ? Math.min(1, Math.max(0, score / maxScore)) : 0;
 }
 
-/** The KC7 progress object. */
-function progressRecord(userId: number, moduleId: number, score: number, maxScore: number) {
-	return { user_id: userId, module_id: moduleId, score, max_score: maxScore, progress: progressOf(score, maxScore) };
+export interface ModuleProgress {
+	userId: number;
+	moduleId: number;
+	score: number;
+	maxScore: number;
+	progress: number;
 }
 
-export async function listCoreModules(db: Db) {
+function progressRecord(userId: number, moduleId: number, score: number, maxScore: number): ModuleProgress {
+	return { userId, moduleId, score, maxScore, progress: progressOf(score, maxScore) };
+}
+
+export type CatalogModule = Awaited<ReturnType<typeof listCoreModules>>[number];
+export type ModuleProgressRow = NonNullable<Awaited<ReturnType<typeof userModuleProgress>>>[number];
+
+export async function listCoreModules({ db }: DbDeps) {
 	return db
 		.select({
 			id: modules.id,
 			title: modules.title,
-			clean_title: modules.cleanTitle,
+			cleanTitle: modules.cleanTitle,
 			description: modules.description,
-			est_time: modules.estTime,
+			estTime: modules.estTime,
 			difficulty: modules.difficulty,
 		})
 		.from(modules)
@@ -29,15 +40,15 @@ export async function listCoreModules(db: Db) {
 }
 
 /** Every core module with the user's score; null when the user does not exist. One round trip. */
-export async function userModuleProgress(db: Db, userId: number) {
+export async function userModuleProgress({ db }: DbDeps, userId: number) {
 	const [user, rows] = await db.batch([
-		userExists(db, userId),
+		userExistsStatement(db, userId),
 		db
 			.select({
-				module_id: modules.id,
-				module_name: modules.title,
+				moduleId: modules.id,
+				moduleName: modules.title,
 				score: sql<number>`coalesce(${moduleProgress.score}, 0)`,
-				max_score: modules.maxScore,
+				maxScore: modules.maxScore,
 			})
 			.from(modules)
 			.leftJoin(moduleProgress, and(eq(moduleProgress.moduleId, modules.id), eq(moduleProgress.userId, userId)))
@@ -45,19 +56,19 @@ export async function userModuleProgress(db: Db, userId: number) {
 			.orderBy(asc(modules.sortOrder), asc(modules.id)),
 	]);
 	if (user.length === 0) return null;
-	return rows.map((r) => ({ ...r, progress: progressOf(r.score, r.max_score) }));
+	return rows.map((r) => ({ ...r, progress: progressOf(r.score, r.maxScore) }));
 }
 
 export type ModuleProgressResult =
-	| { kind: "ok"; progress: ReturnType<typeof progressRecord> }
+	| { kind: "ok"; progress: ModuleProgress }
 	| { kind: "no-user" }
 	| { kind: "no-module" }
 	| { kind: "not-enrolled" };
 
 /** One round trip: user, module and enrollment read together. */
-export async function oneModuleProgress(db: Db, userId: number, moduleId: number): Promise<ModuleProgressResult> {
+export async function oneModuleProgress({ db }: DbDeps, userId: number, moduleId: number): Promise<ModuleProgressResult> {
 	const [user, module, enrollment] = await db.batch([
-		userExists(db, userId),
+		userExistsStatement(db, userId),
 		db.select({ maxScore: modules.maxScore }).from(modules).where(eq(modules.id, moduleId)),
 		db
 			.select({ score: moduleProgress.score })
@@ -78,10 +89,10 @@ export type RecordScoreResult = ModuleProgressResult | { kind: "out-of-range"; m
  * Records a score, enrolling the user. The write is one conditional upsert that only lands when
  * the user and module exist and 0 ≤ score ≤ max_score; the read beside it (same batch) says why not.
  */
-export async function recordScore(db: Db, userId: number, moduleId: number, score: number): Promise<RecordScoreResult> {
+export async function recordScore({ db }: DbDeps, userId: number, moduleId: number, score: number): Promise<RecordScoreResult> {
 	const now = Date.now();
 	const [user, module, written] = await db.batch([
-		userExists(db, userId),
+		userExistsStatement(db, userId),
 		db.select({ maxScore: modules.maxScore }).from(modules).where(eq(modules.id, moduleId)),
 		db
 			.insert(moduleProgress)

@@ -1,6 +1,9 @@
 import { and, eq, isNull, ne, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { ROLES, type Role, sessions } from "../db/schema.ts";
+import type { DbDeps } from "./deps.ts";
+import { sessions } from "../db/schema.ts";
+import { parseRoles, type Role } from "../lib/roles.ts";
+import { rolesOf } from "./users.ts";
 import { randomToken, sha256 } from "../lib/encoding.ts";
 
 /**
@@ -19,19 +22,19 @@ export interface NewSession {
 	refreshToken: string;
 	expiresAt: number;
 	/** The insert, to run in the caller's batch (one D1 round trip for the whole login). */
-	insert: ReturnType<typeof insertSession>;
+	insert: ReturnType<typeof insertSessionStatement>;
 }
 
-function insertSession(db: Db, values: typeof sessions.$inferInsert) {
+function insertSessionStatement(db: Db, values: typeof sessions.$inferInsert) {
 	return db.insert(sessions).values(values);
 }
 
-export async function newSession(db: Db, userId: number, userAgent: string | undefined, now = Date.now()) {
+export async function newSession({ db }: DbDeps, userId: number, userAgent: string | undefined, now = Date.now()) {
 	const sessionId = randomToken(16);
 	const family = randomToken(16);
 	const secret = randomToken(32);
 	const expiresAt = now + SESSION_ABSOLUTE_MS;
-	const insert = insertSession(db, {
+	const insert = insertSessionStatement(db, {
 		id: sessionId,
 		userId,
 		family,
@@ -66,7 +69,7 @@ interface RefreshRow {
  * - anything else for a live session: a stolen or replayed token, so the session is revoked.
  * Concurrent refreshes are serialized by D1, so exactly one of them rotates.
  */
-export async function refreshSession(db: Db, presented: string, now = Date.now()): Promise<RefreshOutcome> {
+export async function refreshSession({ db }: DbDeps, presented: string, now = Date.now()): Promise<RefreshOutcome> {
 	const match = presented.match(TOKEN_SHAPE);
 	if (!match) return { kind: "invalid" };
 	const [, family, secret] = match as unknown as [string, string, string];
@@ -86,12 +89,12 @@ export async function refreshSession(db: Db, presented: string, now = Date.now()
 			revoked_at = case when ${current} or ${inGrace} then null else ${now} end
 		where family = ${family} and revoked_at is null and expires_at > ${now} and last_used_at > ${now - SESSION_IDLE_MS}
 		returning id, user_id, token_hash = ${nextHash} as rotated, revoked_at is not null as revoked, expires_at,
-			(select group_concat(role) from user_roles where user_roles.user_id = sessions.user_id) as roles`);
+			${rolesOf(sql`sessions.user_id`)} as roles`);
 
 	const row = rows[0];
 	if (!row) return { kind: "invalid" };
 	if (row.revoked) return { kind: "reuse", sessionId: row.id };
-	const roles = (row.roles ?? "").split(",").filter((r): r is Role => (ROLES as readonly string[]).includes(r));
+	const roles = parseRoles(row.roles);
 	if (row.rotated) {
 		return {
 			kind: "rotated",
@@ -106,7 +109,7 @@ export async function refreshSession(db: Db, presented: string, now = Date.now()
 }
 
 /** Revokes the session a refresh token belongs to, if the token is its current or previous one. */
-export async function revokeByRefreshToken(db: Db, presented: string, now = Date.now()): Promise<boolean> {
+export async function revokeByRefreshToken({ db }: DbDeps, presented: string, now = Date.now()): Promise<boolean> {
 	const match = presented.match(TOKEN_SHAPE);
 	if (!match) return false;
 	const [, family, secret] = match as unknown as [string, string, string];
@@ -125,7 +128,7 @@ export async function revokeByRefreshToken(db: Db, presented: string, now = Date
 	return rows.length > 0;
 }
 
-export function revokeSession(db: Db, sessionId: string, now = Date.now()) {
+export function revokeSessionStatement(db: Db, sessionId: string, now = Date.now()) {
 	return db
 		.update(sessions)
 		.set({ revokedAt: now })
@@ -133,7 +136,7 @@ export function revokeSession(db: Db, sessionId: string, now = Date.now()) {
 		.returning({ id: sessions.id });
 }
 
-export function revokeOtherSessions(db: Db, userId: number, keepSessionId: string, now = Date.now()) {
+export function revokeOtherSessionsStatement(db: Db, userId: number, keepSessionId: string, now = Date.now()) {
 	return db
 		.update(sessions)
 		.set({ revokedAt: now })
@@ -141,7 +144,7 @@ export function revokeOtherSessions(db: Db, userId: number, keepSessionId: strin
 }
 
 /** `userId` may be SQL, e.g. a token consumption's `subject` (NULL, so nothing, unless this request won). */
-export function revokeAllSessions(db: Db, userId: number | SQL<number | null>, now = Date.now(), onlyIf?: SQL) {
+export function revokeAllSessionsStatement(db: Db, userId: number | SQL<number | null>, now = Date.now(), onlyIf?: SQL) {
 	return db
 		.update(sessions)
 		.set({ revokedAt: now })

@@ -1,8 +1,11 @@
 import { asc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import type { DbDeps } from "./deps.ts";
 import { subscriptionPeriods, users } from "../db/schema.ts";
 import { subscriptionExpressions } from "./subscription-rule.ts";
-import { userExists } from "./users.ts";
+import { userExistsStatement } from "./users.ts";
+
+export type SubscriptionPeriod = typeof subscriptionPeriods.$inferSelect;
 
 export interface Subscription {
 	status: "none" | "active" | "expired";
@@ -30,13 +33,13 @@ function recompute(db: Db, userId: number, now: number) {
 }
 
 /** Recomputes and stores the user's subscription; null when the user does not exist. One statement. */
-export async function recalculateSubscription(db: Db, userId: number, now = Date.now()): Promise<Subscription | null> {
+export async function recalculateSubscription({ db }: DbDeps, userId: number, now = Date.now()): Promise<Subscription | null> {
 	return (await recompute(db, userId, now))[0] ?? null;
 }
 
 /** Grants a period and brings the stored subscription up to date, in one batch. Null when the user does not exist. */
 export async function grantPeriod(
-	db: Db,
+	{ db }: DbDeps,
 	userId: number,
 	input: { plan: string; startsAt: number; endsAt: number; source?: string },
 	now = Date.now(),
@@ -67,9 +70,9 @@ export async function grantPeriod(
 }
 
 /** A user's periods by start, with the existence check in the same round trip; null when the user does not exist. */
-export async function listPeriods(db: Db, userId: number) {
+export async function listPeriods({ db }: DbDeps, userId: number) {
 	const [user, periods] = await db.batch([
-		userExists(db, userId),
+		userExistsStatement(db, userId),
 		db
 			.select()
 			.from(subscriptionPeriods)
@@ -77,12 +80,4 @@ export async function listPeriods(db: Db, userId: number) {
 			.orderBy(asc(subscriptionPeriods.startsAt), asc(subscriptionPeriods.id)),
 	]);
 	return user.length > 0 ? periods : null;
-}
-
-export function toIsoSubscription(s: Subscription) {
-	return {
-		status: s.status,
-		plan: s.plan,
-		validUntil: s.validUntil === null ? null : new Date(s.validUntil).toISOString(),
-	};
 }

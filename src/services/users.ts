@@ -1,6 +1,8 @@
-import { asc, count, eq, getTableColumns, or, type SQL, sql } from "drizzle-orm";
+import { asc, count, eq, getTableColumns, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { ROLES, type Role, users } from "../db/schema.ts";
+import type { DbDeps } from "./deps.ts";
+import { users } from "../db/schema.ts";
+import { parseRoles, type Role } from "../lib/roles.ts";
 import { badRequest, conflict } from "../lib/errors.ts";
 import { reservedUsernameProblem } from "../lib/usernames.ts";
 import type { Deps } from "./deps.ts";
@@ -22,13 +24,13 @@ export interface UserRecord extends UserRow {
 
 export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 
-/** Contract: 3–32 of [A-Za-z0-9_.-], not all digits (those route to ids), not "me". */
-export function usernameProblem(username: string): string | null {
-	if (!/^[A-Za-z0-9_.-]{3,32}$/.test(username)) return "Username must be 3–32 letters, digits, '_', '.' or '-'";
-	if (/^\d+$/.test(username)) return "Username must not be all digits";
-	if (username.toLowerCase() === "me") return "Username is reserved";
-	return null;
-}
+
+/** A user's roles as one SQL value (`group_concat`, read back with parseRoles): the one place roles are joined. */
+export const rolesOf = (userId: SQLWrapper) =>
+	sql<string | null>`(select group_concat(role) from user_roles where user_roles.user_id = ${userId})`;
+
+/** The username rule's comparison: usernames match whatever their case. */
+export const usernameIs = (username: string) => sql`lower(${users.username}) = lower(${username.trim()})`;
 
 /**
  * Columns of a user record. Roles, memberships and the subscription as of `now` come along in the
@@ -41,7 +43,7 @@ export function recordColumns(now = Date.now()) {
 		subscriptionStatus: subscription.status,
 		subscriptionPlan: subscription.plan,
 		subscriptionValidUntil: subscription.validUntil,
-		roleList: sql<string | null>`(select group_concat(role) from user_roles where user_roles.user_id = ${users.id})`,
+		roleList: rolesOf(users.id),
 		communityList: sql<string>`(select json_group_array(community_id) from (select community_id from community_memberships where community_memberships.user_id = ${users.id} order by community_id))`,
 	};
 }
@@ -53,26 +55,26 @@ export function toRecord(row: RecordRow | undefined): UserRecord | null {
 	const { roleList, communityList, ...user } = row;
 	return {
 		...user,
-		roles: (roleList ?? "").split(",").filter((r): r is Role => (ROLES as readonly string[]).includes(r)),
+		roles: parseRoles(roleList),
 		communities: JSON.parse(communityList || "[]") as number[],
 	};
 }
 
 /** A cheap existence probe, batchable beside the read it guards. */
-export function userExists(db: Db, userId: number) {
+export function userExistsStatement(db: Db, userId: number) {
 	return db.select({ id: users.id }).from(users).where(eq(users.id, userId));
 }
 
-export async function findUserById(db: Db, id: number): Promise<UserRecord | null> {
-	return findUserWhere(db, eq(users.id, id));
+export async function findUserById({ db }: DbDeps, id: number): Promise<UserRecord | null> {
+	return findUserWhere({ db }, eq(users.id, id));
 }
 
 /** One user record by any condition (e.g. "the user a live token names"), in one round trip. */
-export async function findUserWhere(db: Db, where: SQL): Promise<UserRecord | null> {
+export async function findUserWhere({ db }: DbDeps, where: SQL): Promise<UserRecord | null> {
 	return toRecord(await db.select(recordColumns()).from(users).where(where).get());
 }
 
-export async function findUserByEmail(db: Db, email: string): Promise<UserRecord | null> {
+export async function findUserByEmail({ db }: DbDeps, email: string): Promise<UserRecord | null> {
 	return toRecord(
 		await db
 			.select(recordColumns())
@@ -83,39 +85,26 @@ export async function findUserByEmail(db: Db, email: string): Promise<UserRecord
 }
 
 /** KC7 login: `username` may be a username or an email (usernames cannot contain '@'). */
-export async function findUserByLogin(db: Db, identifier: string): Promise<UserRecord | null> {
+/** Who a KC7 reference names: an id, or a username in any case. */
+export type UserRef = { id: number } | { username: string } | { email: string };
+
+/** The identity columns alone (no roles, memberships or subscription): KC7's lookups. One round trip. */
+export async function findUserIdentity({ db }: DbDeps, ref: UserRef) {
+	const where =
+		"id" in ref ? eq(users.id, ref.id) : "email" in ref ? eq(users.email, normalizeEmail(ref.email)) : usernameIs(ref.username);
+	return (
+		(await db.select({ id: users.id, username: users.username, email: users.email }).from(users).where(where).get()) ??
+		null
+	);
+}
+
+export async function findUserByLogin({ db }: DbDeps, identifier: string): Promise<UserRecord | null> {
 	const where = identifier.includes("@")
 		? eq(users.email, normalizeEmail(identifier))
-		: sql`lower(${users.username}) = lower(${identifier.trim()})`;
+		: usernameIs(identifier);
 	return toRecord(await db.select(recordColumns()).from(users).where(where).get());
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-/** The ILD user object of the contract. Never includes a hash or a secret. */
-export function toIldUser(user: UserRecord) {
-	return {
-		id: user.id,
-		email: user.email,
-		username: user.username,
-		firstName: user.firstName,
-		lastName: user.lastName,
-		roles: user.roles,
-		emailVerified: user.emailVerifiedAt !== null,
-		tutorialCompleted: user.tutorialCompletedAt !== null,
-		profileImage: user.profileImageKey,
-		communities: user.communities,
-		categories: JSON.parse(user.categories) as string[],
-		subscription: {
-			status: user.subscriptionStatus,
-			plan: user.subscriptionPlan,
-			validUntil: iso(user.subscriptionValidUntil),
-		},
-		createdAt: iso(user.createdAt) as string,
-		updatedAt: iso(user.updatedAt) as string,
-	};
-}
-export type IldUser = ReturnType<typeof toIldUser>;
 
 function isUniqueViolation(error: unknown, column: string): boolean {
 	const text = String((error as { cause?: unknown })?.cause ?? error);
@@ -140,12 +129,12 @@ export function provisionUser(
 	provisionedBy: number,
 ): Promise<UserRecord> {
 	refuseReservedUsername(deps, input.username);
-	return createUser(deps.db, { ...input, passwordHash: null, provisionedBy });
+	return createUser(deps, { ...input, passwordHash: null, provisionedBy });
 }
 
 /** Inserts a user; a taken email or username is a 409, decided by the unique indexes. */
 export async function createUser(
-	db: Db,
+	{ db }: DbDeps,
 	input: {
 		email: string;
 		username?: string | null;
@@ -253,7 +242,7 @@ export async function updateProfile(
 }
 
 /** Sets the tutorial-completed time once; later calls keep the first time. One round trip. */
-export async function completeTutorial(db: Db, userId: number): Promise<UserRecord | null> {
+export async function completeTutorial({ db }: DbDeps, userId: number): Promise<UserRecord | null> {
 	const now = Date.now();
 	const [, after] = await db.batch([
 		db
@@ -265,7 +254,7 @@ export async function completeTutorial(db: Db, userId: number): Promise<UserReco
 	return toRecord(after[0]);
 }
 
-export async function publicProfile(db: Db, userId: number) {
+export async function publicProfile({ db }: DbDeps, userId: number) {
 	return (
 		(await db
 			.select({
@@ -281,7 +270,7 @@ export async function publicProfile(db: Db, userId: number) {
 }
 
 /** Admin listing: a page of user records and the total matching `q`, in one round trip. */
-export async function listUsers(db: Db, options: { limit: number; offset: number; q?: string }) {
+export async function listUsers({ db }: DbDeps, options: { limit: number; offset: number; q?: string }) {
 	const pattern = options.q ? `%${options.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%` : undefined;
 	// Each column matched with LIKE … ESCAPE so '%' and '_' in the query are literal.
 	const matches = (column: SQL) => sql`${column} like ${pattern} escape '\\'`;

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { defineRoute, errorResponses, jsonContent } from "../../lib/openapi.ts";
+import { defineRoute, errorResponses, jsonContent } from "../shared/openapi.ts";
 
 export const outbox = defineRoute({
 	method: "get",
@@ -10,7 +10,6 @@ export const outbox = defineRoute({
 	description:
 		"Newest first, at most 100. Each mail carrying a token shows it as a `token=` query parameter in a link. " +
 		"An address that received nothing answers [] like an unknown one. The route does not exist in other environments.",
-	security: [],
 	request: { query: z.object({ to: z.string().max(254).optional() }) },
 	responses: {
 		200: jsonContent(

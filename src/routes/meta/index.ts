@@ -1,4 +1,4 @@
-import { createRouter } from "../../lib/openapi.ts";
+import { createRouter } from "../shared/openapi.ts";
 import * as handlers from "./meta.handlers.ts";
 import * as routes from "./meta.routes.ts";
 

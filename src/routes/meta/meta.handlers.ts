@@ -1,5 +1,5 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { publicJwks } from "../../lib/jwt.ts";
+import { publicSigningKeys } from "../../services/auth.ts";
 import type { AppEnv } from "../../types.ts";
 import { DOCS_CSP, DOCS_HTML } from "./docs-page.ts";
 import type * as routes from "./meta.routes.ts";
@@ -13,5 +13,5 @@ export const docs: RouteHandler<typeof routes.docs, AppEnv> = (c) => {
 
 export const jwks: RouteHandler<typeof routes.jwks, AppEnv> = async (c) => {
 	c.header("Cache-Control", "public, max-age=300");
-	return c.json(await publicJwks(c.env.JWT_PRIVATE_KEYS), 200);
+	return c.json(await publicSigningKeys(c.var.deps), 200);
 };

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { defineRoute, errorResponses, jsonContent } from "../../lib/openapi.ts";
-import { MessageSchema } from "../schemas.ts";
+import { defineRoute, errorResponses, jsonContent } from "../shared/openapi.ts";
+import { MessageSchema } from "../shared/schemas.ts";
 
 const tags = ["Meta"];
 
@@ -10,7 +10,6 @@ export const hello = defineRoute({
 	operationId: "kc7Hello",
 	tags,
 	summary: "Hello",
-	security: [],
 	responses: { 200: jsonContent(MessageSchema, "A greeting"), ...errorResponses() },
 });
 
@@ -20,7 +19,6 @@ export const docs = defineRoute({
 	operationId: "apiDocs",
 	tags,
 	summary: "API documentation page (renders GET /openapi.json)",
-	security: [],
 	responses: {
 		200: { description: "HTML page", content: { "text/html": { schema: z.string() } } },
 		...errorResponses(),
@@ -35,7 +33,6 @@ export const jwks = defineRoute({
 	summary: "Public keys that verify access tokens",
 	description:
 		"Every configured key is listed (the first one signs), so partners can verify tokens across a key rotation.",
-	security: [],
 	responses: {
 		200: jsonContent(
 			z

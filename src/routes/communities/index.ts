@@ -1,8 +1,0 @@
-import { createRouter } from "../../lib/openapi.ts";
-import * as handlers from "./communities.handlers.ts";
-import * as routes from "./communities.routes.ts";
-
-export const communitiesRouter = createRouter()
-	.openapi(routes.list, handlers.list)
-	.openapi(routes.create, handlers.create)
-	.openapi(routes.update, handlers.update);

@@ -1,0 +1,43 @@
+import { iso, isoOrNull } from "../../lib/time.ts";
+import type { Community } from "../../services/communities.ts";
+import type { Subscription, SubscriptionPeriod } from "../../services/subscriptions.ts";
+import type { UserRecord } from "../../services/users.ts";
+
+/** The ILD wire shapes (camelCase, ISO times), built from the services' records. */
+
+/** The ILD user object of the contract. Never includes a hash or a secret. */
+export function toIldUser(user: UserRecord) {
+	return {
+		id: user.id,
+		email: user.email,
+		username: user.username,
+		firstName: user.firstName,
+		lastName: user.lastName,
+		roles: user.roles,
+		emailVerified: user.emailVerifiedAt !== null,
+		tutorialCompleted: user.tutorialCompletedAt !== null,
+		profileImage: user.profileImageKey,
+		communities: user.communities,
+		categories: JSON.parse(user.categories) as string[],
+		subscription: toIldSubscription({
+			status: user.subscriptionStatus,
+			plan: user.subscriptionPlan,
+			validUntil: user.subscriptionValidUntil,
+		}),
+		createdAt: iso(user.createdAt),
+		updatedAt: iso(user.updatedAt),
+	};
+}
+
+export function toIldSubscription(s: Subscription) {
+	return { status: s.status, plan: s.plan, validUntil: isoOrNull(s.validUntil) };
+}
+
+export function toIldPeriod(p: Pick<SubscriptionPeriod, "id" | "plan" | "startsAt" | "endsAt" | "source">) {
+	return { id: p.id, plan: p.plan, startsAt: iso(p.startsAt), endsAt: iso(p.endsAt), source: p.source };
+}
+
+/** A community in the public catalog: no description. */
+export function toIldCatalogEntry({ id, name, categories }: Pick<Community, "id" | "name" | "categories">) {
+	return { id, name, categories };
+}

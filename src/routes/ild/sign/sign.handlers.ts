@@ -1,0 +1,81 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import { ApiError } from "../../../lib/errors.ts";
+import { ACCESS_TOKEN_TTL_SECONDS } from "../../../lib/jwt.ts";
+import { clientIp } from "../../../lib/rate-limit.ts";
+import { iso } from "../../../lib/time.ts";
+import type { AuthEnv, OptionalAuthEnv } from "../../../middleware/auth.ts";
+import * as auth from "../../../services/auth.ts";
+import type { AppEnv } from "../../../types.ts";
+import { clearRefreshCookie, noStore, readRefreshCookie } from "../../shared/cookies.ts";
+import { refreshFromCookie, startSession } from "../../shared/session.ts";
+import { ILD } from "../messages.ts";
+import { toIldUser } from "../presenters.ts";
+import type * as routes from "./sign.routes.ts";
+
+export const login: RouteHandler<typeof routes.login, AppEnv> = async (c) => {
+	const { email, password } = c.req.valid("json");
+	const result = await auth.loginWithPassword(c.var.deps, {
+		identifier: email,
+		by: "email",
+		password,
+		ip: clientIp(c.req.raw.headers),
+		userAgent: c.req.header("User-Agent"),
+	});
+	if (!result.ok) {
+		throw result.reason === "unverified"
+			? new ApiError(403, ILD.emailNotVerified)
+			: new ApiError(401, ILD.invalidLogin);
+	}
+	const { signedIn } = result;
+	startSession(c, signedIn);
+	return c.json(
+		{ token: signedIn.accessToken, expiresIn: ACCESS_TOKEN_TTL_SECONDS, user: toIldUser(signedIn.user) },
+		200,
+	);
+};
+
+export const register: RouteHandler<typeof routes.register, AppEnv> = async (c) => {
+	const user = await auth.register(c.var.deps, c.req.valid("json"));
+	return c.json(toIldUser(user), 201);
+};
+
+export const check: RouteHandler<typeof routes.check, AuthEnv> = (c) => {
+	const { userId, roles, expiresAt } = c.var.auth;
+	noStore(c);
+	return c.json({ authenticated: true as const, userId, roles, expiresAt: iso(expiresAt * 1000) }, 200);
+};
+
+export const refresh: RouteHandler<typeof routes.refresh, AppEnv> = async (c) => {
+	const token = await refreshFromCookie(c);
+	return c.json({ token, expiresIn: ACCESS_TOKEN_TTL_SECONDS }, 200);
+};
+
+export const logout: RouteHandler<typeof routes.logout, OptionalAuthEnv> = async (c) => {
+	const signedOut = await auth.logout(c.var.deps, {
+		sessionId: c.var.auth?.sessionId,
+		refreshToken: readRefreshCookie(c),
+	});
+	clearRefreshCookie(c);
+	noStore(c);
+	if (!signedOut) throw new ApiError(401, ILD.authenticationRequired);
+	return c.json({ message: ILD.signedOut }, 200);
+};
+
+export const verify: RouteHandler<typeof routes.verify, AppEnv> = async (c) => {
+	if (!(await auth.verifyEmail(c.var.deps, c.req.valid("json").token)))
+		throw new ApiError(400, ILD.invalidOrExpiredToken);
+	return c.json({ message: ILD.emailVerified }, 200);
+};
+
+export const requestReset: RouteHandler<typeof routes.requestReset, AppEnv> = async (c) => {
+	await auth.requestPasswordReset(c.var.deps, c.req.valid("json").email, clientIp(c.req.raw.headers));
+	return c.json({ message: ILD.resetRequested }, 200);
+};
+
+export const completeReset: RouteHandler<typeof routes.completeReset, AppEnv> = async (c) => {
+	const { token } = c.req.valid("param");
+	const { password } = c.req.valid("json");
+	if ((await auth.resetPassword(c.var.deps, token, password)) !== "ok")
+		throw new ApiError(400, ILD.invalidOrExpiredToken);
+	return c.json({ message: ILD.passwordChanged }, 200);
+};

@@ -1,0 +1,55 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import { ApiError } from "../../../lib/errors.ts";
+import type { AuthEnv } from "../../../middleware/auth.ts";
+import { reindexCategories } from "../../../services/communities.ts";
+import { grantPeriod as grant, listPeriods as periodsOf, recalculateSubscription } from "../../../services/subscriptions.ts";
+import { findUserById, listUsers } from "../../../services/users.ts";
+import { ILD } from "../messages.ts";
+import { toIldPeriod, toIldSubscription, toIldUser } from "../presenters.ts";
+import type * as routes from "./user-admin.routes.ts";
+
+export const list: RouteHandler<typeof routes.list, AuthEnv> = async (c) => {
+	const query = c.req.valid("query");
+	const limit = Math.min(200, Number(query.limit ?? 50));
+	const offset = Number(query.offset ?? 0);
+	const { total, users } = await listUsers(c.var.deps, { limit, offset, q: query.q || undefined });
+	c.header("X-Total-Count", String(total));
+	return c.json(users.map(toIldUser), 200);
+};
+
+export const get: RouteHandler<typeof routes.get, AuthEnv> = async (c) => {
+	const user = await findUserById(c.var.deps, Number(c.req.valid("param").userId));
+	if (!user) throw new ApiError(404, ILD.userNotFound);
+	return c.json(toIldUser(user), 200);
+};
+
+export const reindex: RouteHandler<typeof routes.reindex, AuthEnv> = async (c) => {
+	const reindexed = await reindexCategories(c.var.deps, Number(c.req.valid("param").userId));
+	if (!reindexed) throw new ApiError(404, ILD.userNotFound);
+	return c.json(reindexed, 200);
+};
+
+export const recalculate: RouteHandler<typeof routes.recalculate, AuthEnv> = async (c) => {
+	const id = Number(c.req.valid("param").userId);
+	const subscription = await recalculateSubscription(c.var.deps, id);
+	if (!subscription) throw new ApiError(404, ILD.userNotFound);
+	return c.json({ id, subscription: toIldSubscription(subscription) }, 200);
+};
+
+export const grantPeriod: RouteHandler<typeof routes.grantPeriod, AuthEnv> = async (c) => {
+	const body = c.req.valid("json");
+	const granted = await grant(c.var.deps, Number(c.req.valid("param").userId), {
+		plan: body.plan,
+		startsAt: Date.parse(body.startsAt),
+		endsAt: Date.parse(body.endsAt),
+		source: body.source,
+	});
+	if (!granted) throw new ApiError(404, ILD.userNotFound);
+	return c.json({ period: toIldPeriod(granted.period), subscription: toIldSubscription(granted.subscription) }, 201);
+};
+
+export const listPeriods: RouteHandler<typeof routes.listPeriods, AuthEnv> = async (c) => {
+	const periods = await periodsOf(c.var.deps, Number(c.req.valid("param").userId));
+	if (!periods) throw new ApiError(404, ILD.userNotFound);
+	return c.json(periods.map(toIldPeriod), 200);
+};

@@ -1,0 +1,171 @@
+import { z } from "@hono/zod-openapi";
+import {
+	defineRoute,
+	errorResponses,
+	JSON_BODY_ERRORS,
+	jsonBody,
+	jsonContent,
+} from "../../shared/openapi.ts";
+import { bearerAuth, requireRole } from "../../../middleware/auth.ts";
+import { jsonBodyParser } from "../../../middleware/body-parsers.ts";
+import { IldUserSchema, plainText } from "../../shared/schemas.ts";
+
+const tags = ["ILD: admin"];
+// A tuple (not an array), so handlers behind it are typed with the variables bearerAuth sets.
+const ADMIN = () => [bearerAuth(), requireRole(["Admin"])] as [ReturnType<typeof bearerAuth>, ReturnType<typeof requireRole>];
+
+// `{userId{[0-9]+}}`: Hono matches digits only (so /user/profile, /user/tutorial… stay theirs);
+// the OpenAPI document shows it as `{userId}`.
+const USER = "/user/{userId{[0-9]+}}";
+const userParams = z.object({
+	userId: z.string().openapi({ param: { name: "userId", in: "path" }, example: "4", pattern: "^[0-9]+$" }),
+});
+
+const SubscriptionSchema = z
+	.object({
+		status: z.enum(["none", "active", "expired"]),
+		plan: z.string().nullable(),
+		validUntil: z.string().nullable().openapi({ format: "date-time" }),
+	})
+	.openapi("Subscription");
+
+const paging = z.string().regex(/^\d{1,9}$/, "must be a non-negative integer");
+
+export const list = defineRoute({
+	method: "get",
+	path: "/user",
+	operationId: "ildListUsers",
+	tags,
+	summary: "List users (Admin)",
+	description:
+		"`limit` defaults to 50 and is clamped to 200; `offset` defaults to 0; a non-numeric value is 400. `q` filters on email, " +
+		"username and name (case-insensitive substring). `X-Total-Count` is the number of matching users.",
+	middleware: ADMIN(),
+	request: {
+		query: z.object({
+			limit: paging.optional().openapi({ example: "50" }),
+			offset: paging.optional().openapi({ example: "0" }),
+			q: z.string().max(100).optional(),
+		}),
+	},
+	responses: {
+		200: {
+			description: "A page of users, ordered by id",
+			headers: { "X-Total-Count": { schema: { type: "integer" }, description: "Users matching the filter" } },
+			content: { "application/json": { schema: z.array(IldUserSchema) } },
+		},
+		...errorResponses(400, 401, 403),
+	},
+});
+
+export const get = defineRoute({
+	method: "get",
+	path: USER,
+	operationId: "ildGetUser",
+	tags,
+	summary: "A user (Admin)",
+	middleware: ADMIN(),
+	request: { params: userParams },
+	responses: {
+		200: jsonContent(IldUserSchema, "The user"),
+		...errorResponses(401, 403, 404),
+	},
+});
+
+export const reindex = defineRoute({
+	method: "patch",
+	path: `${USER}/index`,
+	operationId: "ildReindexUserCategories",
+	tags,
+	summary: "Recompute a user's categories (Admin)",
+	description: "The distinct union of the categories of the communities the user belongs to, sorted.",
+	middleware: ADMIN(),
+	request: { params: userParams },
+	responses: {
+		200: jsonContent(
+			z.object({ id: z.number().int(), categories: z.array(z.string()) }).openapi("UserCategories"),
+			"The stored categories",
+		),
+		...errorResponses(401, 403, 404),
+	},
+});
+
+export const recalculate = defineRoute({
+	method: "put",
+	path: `${USER}/recalculate-subscription`,
+	operationId: "ildRecalculateSubscription",
+	tags,
+	summary: "Recompute a user's subscription (Admin)",
+	description:
+		"`active` if a period covers now (periods are [startsAt, endsAt): one ending exactly now has ended), `expired` if only " +
+		"ended periods exist, else `none` (no periods, or only future ones). `plan` and `validUntil` come from the covering " +
+		"period (the one ending last) or else the period that ended last; both are null for `none`.",
+	middleware: ADMIN(),
+	request: { params: userParams },
+	responses: {
+		200: jsonContent(
+			z.object({ id: z.number().int(), subscription: SubscriptionSchema }).openapi("UserSubscription"),
+			"The stored subscription",
+		),
+		...errorResponses(401, 403, 404),
+	},
+});
+
+const PeriodSchema = z
+	.object({
+		id: z.number().int(),
+		plan: z.string(),
+		startsAt: z.string().openapi({ format: "date-time" }),
+		endsAt: z.string().openapi({ format: "date-time" }),
+		source: z.string(),
+	})
+	.openapi("SubscriptionPeriod");
+
+const Timestamp = z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time" });
+
+export const grantPeriod = defineRoute({
+	method: "post",
+	path: `${USER}/subscription-periods`,
+	operationId: "ildGrantSubscriptionPeriod",
+	tags,
+	summary: "Grant a subscription period (Admin)",
+	description: "Adds the period [startsAt, endsAt) and recomputes the stored subscription in the same transaction.",
+	middleware: [...ADMIN(), jsonBodyParser()],
+	request: {
+		params: userParams,
+		...jsonBody(
+			z
+				.strictObject({
+					plan: plainText(50).openapi({ example: "pro" }),
+					startsAt: Timestamp.openapi({ example: "2026-01-01T00:00:00Z" }),
+					endsAt: Timestamp.openapi({ example: "2027-01-01T00:00:00Z" }),
+					source: plainText(50).optional().openapi({ example: "invoice-1042" }),
+				})
+				.refine((p) => Date.parse(p.endsAt) > Date.parse(p.startsAt), {
+					message: "endsAt must be after startsAt",
+					path: ["endsAt"],
+				}),
+		),
+	},
+	responses: {
+		201: jsonContent(
+			z.object({ period: PeriodSchema, subscription: SubscriptionSchema }).openapi("GrantedPeriod"),
+			"Granted",
+		),
+		...errorResponses(...JSON_BODY_ERRORS, 401, 403, 404),
+	},
+});
+
+export const listPeriods = defineRoute({
+	method: "get",
+	path: `${USER}/subscription-periods`,
+	operationId: "ildListSubscriptionPeriods",
+	tags,
+	summary: "A user's subscription periods (Admin)",
+	middleware: ADMIN(),
+	request: { params: userParams },
+	responses: {
+		200: jsonContent(z.array(PeriodSchema), "Periods by start"),
+		...errorResponses(401, 403, 404),
+	},
+});

@@ -1,0 +1,30 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import { ApiError } from "../../../lib/errors.ts";
+import { clientIp } from "../../../lib/rate-limit.ts";
+import { loginWithPassword } from "../../../services/auth.ts";
+import type { AppEnv } from "../../../types.ts";
+import { refreshFromCookie, startSession } from "../../shared/session.ts";
+import { KC7 } from "../messages.ts";
+import type * as routes from "./auth.routes.ts";
+
+export const authenticate: RouteHandler<typeof routes.authenticate, AppEnv> = async (c) => {
+	const { username, password } = c.req.valid("json");
+	const result = await loginWithPassword(c.var.deps, {
+		identifier: username,
+		by: "emailOrUsername",
+		password,
+		ip: clientIp(c.req.raw.headers),
+		userAgent: c.req.header("User-Agent"),
+	});
+	if (!result.ok) {
+		throw result.reason === "unverified"
+			? new ApiError(403, KC7.emailNotVerified)
+			: new ApiError(401, KC7.invalidCredentials);
+	}
+	startSession(c, result.signedIn);
+	return c.json({ access_token: result.signedIn.accessToken }, 200);
+};
+
+export const refreshToken: RouteHandler<typeof routes.refreshToken, AppEnv> = async (c) => {
+	return c.json({ access_token: await refreshFromCookie(c) }, 200);
+};

@@ -1,0 +1,77 @@
+import type { Context } from "hono";
+import type { AppEnv } from "../../types.ts";
+import { sha256 } from "../../lib/encoding.ts";
+
+/** One entity tag of a conditional header: `opaque` keeps its quotes (`"x"`), `weak` says `W/` preceded it. */
+export interface EntityTag {
+	weak: boolean;
+	opaque: string;
+}
+
+// RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E / obs-text.
+const ENTITY_TAG = /^(W\/)?("[\x21\x23-\x7e\x80-\xff]*")$/;
+
+/**
+ * Parses If-Match / If-None-Match (RFC 9110 §13.1.1–2): `*`, or a comma-separated list of entity
+ * tags (empty list elements allowed, as §5.6.1 asks). Anything else — a bare word, a missing quote,
+ * `*` inside a list — is malformed and reads as null, exactly like an absent header: a client's
+ * broken header must never turn into an error of ours.
+ */
+export function parseEntityTags(value: string | null | undefined): "*" | EntityTag[] | null {
+	if (value === null || value === undefined) return null;
+	const text = value.trim();
+	if (text === "*") return "*";
+	const tags: EntityTag[] = [];
+	for (const element of text.split(",")) {
+		const item = element.trim();
+		if (item === "") continue;
+		const match = ENTITY_TAG.exec(item);
+		if (!match) return null;
+		tags.push({ weak: match[1] !== undefined, opaque: match[2] as string });
+	}
+	return tags.length > 0 ? tags : null;
+}
+
+/**
+ * Whether a parsed condition matches the current entity tag (`"x"` or `W/"x"`). Strong comparison
+ * (If-Match) needs both tags strong; weak comparison (If-None-Match) ignores `W/` (RFC 9110 §8.8.3.2).
+ */
+export function entityTagMatches(
+	condition: "*" | EntityTag[],
+	current: string,
+	comparison: "strong" | "weak",
+): boolean {
+	if (condition === "*") return true;
+	const own = parseEntityTags(current);
+	if (own === null || own === "*" || own.length !== 1) return false;
+	const [mine] = own as [EntityTag];
+	return condition.some((tag) => tag.opaque === mine.opaque && (comparison === "weak" || (!tag.weak && !mine.weak)));
+}
+
+/**
+ * Evaluates a GET's preconditions against the current entity tag, in RFC 9110 §13.2.2's order:
+ * a valid If-Match that does not match fails (412); else a matching If-None-Match means the client
+ * holds this version (304); else the full answer (200). Malformed headers count as absent.
+ */
+export function evaluatePreconditions(
+	headers: { ifMatch?: string | null; ifNoneMatch?: string | null },
+	current: string,
+): 200 | 304 | 412 {
+	const ifMatch = parseEntityTags(headers.ifMatch);
+	if (ifMatch !== null && !entityTagMatches(ifMatch, current, "strong")) return 412;
+	const ifNoneMatch = parseEntityTags(headers.ifNoneMatch);
+	if (ifNoneMatch !== null && entityTagMatches(ifNoneMatch, current, "weak")) return 304;
+	return 200;
+}
+
+/**
+ * Marks a public JSON answer cacheable — a strong ETag over the body, `Cache-Control` with `maxAge` —
+ * and says whether the client already holds this version (the caller then answers 304).
+ */
+export async function cacheableJson<T, E extends AppEnv>(c: Context<E>, value: T, maxAge: number): Promise<boolean> {
+	const etag = `"${await sha256(JSON.stringify(value))}"`;
+	c.header("Cache-Control", `public, max-age=${maxAge}, s-maxage=${maxAge}`);
+	c.header("ETag", etag);
+	const condition = parseEntityTags(c.req.header("If-None-Match"));
+	return condition !== null && entityTagMatches(condition, etag, "weak");
+}

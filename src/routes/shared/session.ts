@@ -1,0 +1,26 @@
+import type { Context } from "hono";
+import { clearRefreshCookie, INVALID_REFRESH_TOKEN, noStore, readRefreshCookie, setRefreshCookie } from "./cookies.ts";
+import { ApiError } from "../../lib/errors.ts";
+import { refreshAccess, type SignedIn } from "../../services/auth.ts";
+import type { AppEnv } from "../../types.ts";
+
+/** Both surfaces answer a sign-in the same way on the wire: the refresh cookie, never cached. */
+export function startSession<E extends AppEnv>(c: Context<E>, signedIn: SignedIn) {
+	setRefreshCookie(c, signedIn.refreshToken, signedIn.sessionExpiresAt);
+	noStore(c);
+}
+
+/**
+ * Refresh from the cookie for either surface: a rotated cookie when the session rotated, none
+ * in the grace case, and a cleared cookie with 401 "Invalid refresh token" otherwise.
+ */
+export async function refreshFromCookie<E extends AppEnv>(c: Context<E>): Promise<string> {
+	const result = await refreshAccess(c.var.deps, readRefreshCookie(c));
+	noStore(c);
+	if (!result.ok) {
+		clearRefreshCookie(c);
+		throw new ApiError(401, INVALID_REFRESH_TOKEN);
+	}
+	if (result.rotated) setRefreshCookie(c, result.rotated.refreshToken, result.rotated.expiresAt);
+	return result.accessToken;
+}
