@@ -1,3 +1,4 @@
+import { isLoopbackOrigin } from "./lib/origins.ts";
 import { z } from "zod";
 import { type Pepper, parsePeppers } from "./lib/password.ts";
 
@@ -182,9 +183,8 @@ export function getConfig(env: Env): Config {
 	return entry;
 }
 
-const LOOPBACK_ORIGIN = /^http:\/\/(localhost|127\.0\.0\.1)(:\d{1,5})?$/;
 
 /** CORS: exact configured origins, plus any loopback origin in development. */
 export function isAllowedOrigin(config: Config, origin: string): boolean {
-	return config.allowedOrigins.has(origin) || (config.isDevelopment && LOOPBACK_ORIGIN.test(origin));
+	return config.allowedOrigins.has(origin) || (config.isDevelopment && isLoopbackOrigin(origin));
 }

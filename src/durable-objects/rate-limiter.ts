@@ -1,15 +1,6 @@
+import type { RateLimitDecision } from "../lib/rate-limit.ts";
 import { DurableObject } from "cloudflare:workers";
 
-export interface RateLimitDecision {
-	allowed: boolean;
-	limit: number;
-	/** Hits left in the window after this decision. */
-	remaining: number;
-	/** Milliseconds until the oldest counted hit leaves the window (0 when nothing is counted). */
-	resetMs: number;
-	/** Milliseconds until one more hit would be allowed (0 when allowed). */
-	retryAfterMs: number;
-}
 
 /**
  * One instance per limited key (e.g. "loginAccount:<hash>"): a sliding-window log of hit times.

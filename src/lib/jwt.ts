@@ -1,5 +1,4 @@
 import { createLocalJWKSet, importJWK, type JWK, type JWTVerifyGetKey, jwtVerify, SignJWT } from "jose";
-import type { Config } from "../config.ts";
 import { parseRoles, type Role } from "./roles.ts";
 
 /**
@@ -9,6 +8,12 @@ import { parseRoles, type Role } from "./roles.ts";
  */
 
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+/** Who issues the tokens and for whom (the configuration's `issuer` and `audience`). */
+export interface TokenAudience {
+	issuer: string;
+	audience: string;
+}
+
 const ALG = "ES256";
 const TYP = "at+jwt";
 
@@ -78,7 +83,7 @@ export async function publicJwks(rawKeys: string) {
 
 export async function signAccessToken(
 	rawKeys: string,
-	config: Pick<Config, "issuer" | "audience">,
+	config: TokenAudience,
 	subject: { userId: number; sessionId: string; roles: Role[] },
 	now = Date.now(),
 ): Promise<{ token: string; claims: AccessClaims }> {
@@ -99,7 +104,7 @@ export async function signAccessToken(
 /** Returns the claims, or null for any token that is not a valid access token of ours. */
 export async function verifyAccessToken(
 	rawKeys: string,
-	config: Pick<Config, "issuer" | "audience">,
+	config: TokenAudience,
 	token: string,
 ): Promise<AccessClaims | null> {
 	const { verifyKey } = await keyRing(rawKeys);

@@ -1,29 +1,15 @@
-import type { Config, RateLimitName } from "../config.ts";
-import type { RateLimitDecision } from "../durable-objects/rate-limiter.ts";
-import { sha256 } from "./encoding.ts";
 import { tooManyRequests } from "./errors.ts";
 
-/**
- * Client side of the RATE_LIMITER Durable Object. A limited key (an email, an IP, a user id)
- * is hashed before it names an object, so no address appears in object names or logs.
- */
-export interface Limited {
-	name: RateLimitName;
-	key: string;
-}
-
-async function stub(env: Env, { name, key }: Limited) {
-	return env.RATE_LIMITER.getByName(`${name}:${await sha256(key.toLowerCase())}`);
-}
-
-export async function hit(env: Env, config: Config, target: Limited): Promise<RateLimitDecision> {
-	const rule = config.rateLimits[target.name];
-	return (await stub(env, target)).hit(rule.limit, rule.windowSeconds * 1000);
-}
-
-export async function refund(env: Env, config: Config, target: Limited): Promise<void> {
-	const rule = config.rateLimits[target.name];
-	await (await stub(env, target)).refund(rule.windowSeconds * 1000);
+/** What the limiter answers for one hit (see durable-objects/rate-limiter.ts). */
+export interface RateLimitDecision {
+	allowed: boolean;
+	limit: number;
+	/** Hits left in the window after this decision. */
+	remaining: number;
+	/** Milliseconds until the oldest counted hit leaves the window (0 when nothing is counted). */
+	resetMs: number;
+	/** Milliseconds until one more hit would be allowed (0 when allowed). */
+	retryAfterMs: number;
 }
 
 export function rateLimitHeaders(decision: RateLimitDecision): Record<string, string> {
@@ -36,20 +22,6 @@ export function rateLimitHeaders(decision: RateLimitDecision): Record<string, st
 
 export function rejection(decision: RateLimitDecision) {
 	return tooManyRequests(Math.max(1, Math.ceil(decision.retryAfterMs / 1000)), rateLimitHeaders(decision));
-}
-
-/**
- * Counts one hit on every target, or on none: if any target is full, the hits the others
- * counted are taken back and a 429 (with the longest Retry-After) is thrown.
- */
-export async function enforce(env: Env, config: Config, ...targets: Limited[]): Promise<RateLimitDecision[]> {
-	const decisions = await Promise.all(targets.map((t) => hit(env, config, t)));
-	const refused = decisions.filter((d) => !d.allowed).sort((a, b) => b.retryAfterMs - a.retryAfterMs);
-	if (refused[0]) {
-		await Promise.all(targets.filter((_, i) => decisions[i]?.allowed).map((t) => refund(env, config, t)));
-		throw rejection(refused[0]);
-	}
-	return decisions;
 }
 
 /** The client address Cloudflare saw; tests and local dev send it themselves. */

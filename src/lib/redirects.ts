@@ -1,6 +1,12 @@
-import type { Config } from "../config.ts";
-import { isAllowedOrigin } from "../config.ts";
+import { isLoopbackOrigin } from "./origins.ts";
 import { CONTROL_BIDI_OR_INVISIBLE } from "./text.ts";
+
+/** What decides a redirect (the configuration satisfies it). */
+export interface RedirectPolicy {
+	dashboardUrl: string;
+	allowedRedirectOrigins: ReadonlySet<string>;
+	isDevelopment: boolean;
+}
 
 /**
  * Where a login link may send the browser: `next` resolved against the dashboard URL, kept only
@@ -9,7 +15,7 @@ import { CONTROL_BIDI_OR_INVISIBLE } from "./text.ts";
  * tabs and other parser tricks; `javascript:` and friends have an opaque ("null") origin.
  * Returns the absolute target, or null when `next` may not be used.
  */
-export function allowedRedirect(config: Config, next: string): string | null {
+export function allowedRedirect(config: RedirectPolicy, next: string): string | null {
 	// Control characters, whitespace, bidi marks and invisible characters have no place in a redirect target.
 	if (CONTROL_BIDI_OR_INVISIBLE.test(next) || /\s/.test(next)) return null;
 	let target: URL;
@@ -27,11 +33,11 @@ export function allowedRedirect(config: Config, next: string): string | null {
 	const allowed =
 		origin === new URL(config.dashboardUrl).origin ||
 		config.allowedRedirectOrigins.has(origin) ||
-		(config.isDevelopment && isAllowedOrigin({ ...config, allowedOrigins: new Set() }, origin));
+		(config.isDevelopment && isLoopbackOrigin(origin));
 	return allowed ? target.href : null;
 }
 
 /** The redirect target for a login link: `next` when allowed, else the dashboard. */
-export function safeRedirect(config: Config, next: string | undefined | null): string {
+export function safeRedirect(config: RedirectPolicy, next: string | undefined | null): string {
 	return (next && allowedRedirect(config, next)) || config.dashboardUrl;
 }

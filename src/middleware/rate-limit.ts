@@ -1,7 +1,8 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { RateLimitName } from "../config.ts";
-import { enforce, rateLimitHeaders } from "../lib/rate-limit.ts";
+import { rateLimitHeaders } from "../lib/rate-limit.ts";
+import { enforce } from "../services/rate-limits.ts";
 import type { AppEnv } from "../types.ts";
 
 /**

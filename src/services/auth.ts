@@ -5,7 +5,8 @@ import { badRequest } from "../lib/errors.ts";
 import { type AccessClaims, publicJwks, signAccessToken } from "../lib/jwt.ts";
 import { appLink, createMailer } from "./mail.ts";
 import { hashPassword, passwordProblem, verifyPassword } from "../lib/password.ts";
-import { enforce, type Limited, networkKey, refund } from "../lib/rate-limit.ts";
+import { networkKey } from "../lib/rate-limit.ts";
+import { enforce, type Limited, refund } from "./rate-limits.ts";
 import { type SessionMethod, sessionRefusal } from "./account-policy.ts";
 import type { Deps } from "./deps.ts";
 import {
