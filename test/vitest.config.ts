@@ -7,7 +7,7 @@ import { generateSigningJwk } from "../src/scripts/dev-vars.ts";
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 export default defineConfig(async () => {
-	// Migrations are read here (Node) and applied inside workerd by test/setup.ts: the same
+	// Migrations are read here (Node) and applied inside workerd by test/setup/migrations.ts: the same
 	// files wrangler applies locally and remotely.
 	const migrations = await readD1Migrations(`${root}/migrations`);
 	// The vars a plain `wrangler deploy` would publish (the top level), so tests can run the Worker as deployed.
@@ -42,7 +42,7 @@ export default defineConfig(async () => {
 						name: "workers",
 						root,
 						include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
-						setupFiles: ["test/setup.ts"],
+						setupFiles: ["test/setup/pbkdf2-cap.ts", "test/setup/migrations.ts"],
 						testTimeout: 30_000,
 					},
 				},

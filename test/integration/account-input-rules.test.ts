@@ -1,19 +1,8 @@
 import { describe, expect, it } from "vitest";
-import {
-	bearer,
-	createUser,
-	eventually,
-	expectError,
-	outbox,
-	PASSWORD,
-	PRODUCTION_VARS,
-	sendJson,
-	sendWith,
-	tokenFromMail,
-	unique,
-	uniqueEmail,
-	userWithToken,
-} from "../helpers.ts";
+import { createUser, PASSWORD, userWithToken } from "../helpers/factories.ts";
+import { bearer, expectError, PRODUCTION_VARS, sendJson, sendWith } from "../helpers/http.ts";
+import { eventually, outbox, tokenFromMail } from "../helpers/mail.ts";
+import { unique, uniqueEmail } from "../helpers/unique.ts";
 
 /**
  * The rules every path that sets a password, a name or a username shares (issue 8, item 15): one rule, decided in

@@ -1,6 +1,11 @@
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createUser, expectError, send, sendWith } from "../helpers.ts";
+import { users } from "../../src/db/schema.ts";
+import { db } from "../helpers/d1.ts";
+import { createUser } from "../helpers/factories.ts";
+import { expectError, PRODUCTION_VARS, send, sendJson, sendWith } from "../helpers/http.ts";
+import { eventually, outbox } from "../helpers/mail.ts";
 
 /**
  * Configuration fails closed: a malformed value makes the Worker refuse to serve (500 in the
@@ -71,5 +76,43 @@ describe("a plain `wrangler deploy` publishes nothing of development", () => {
 		expect(Object.keys(doc.paths)).not.toContain("/dev/outbox");
 		// The development configuration the tests run with does have them.
 		expect((await send("/dev/outbox?to=user@example.com")).status).toBe(200);
+	});
+});
+
+describe("GET /dev/outbox", () => {
+	it("lists mail newest first and exists only in development", async () => {
+		const user = await createUser();
+		await sendJson("/sign/reset", { email: user.email });
+		await sendJson("/sign/reset", { email: user.email });
+		const mails = await eventually(async () => {
+			const list = await outbox(user.email);
+			return list.length === 2 ? list : null;
+		});
+		expect(mails[0]).toEqual({
+			to: user.email,
+			subject: expect.any(String),
+			text: expect.any(String),
+			createdAt: expect.stringMatching(/Z$/),
+		});
+		expect(Date.parse(mails[0]?.createdAt as string)).toBeGreaterThanOrEqual(Date.parse(mails[1]?.createdAt as string));
+		await expectError(await sendWith(PRODUCTION_VARS, `/dev/outbox?to=${user.email}`), 404);
+	});
+
+	it("refuses to fall back to the outbox outside development", async () => {
+		const user = await createUser();
+		const log = vi.spyOn(console, "error").mockImplementation(() => {});
+		// Fails closed at startup: the Worker refuses to serve rather than swallow password resets.
+		const prod = { ...PRODUCTION_VARS, MAIL_PROVIDER: "outbox" };
+		const res = await sendWith(prod, "/sign/reset", {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify({ email: user.email }),
+		});
+		await expectError(res, 500, "An unexpected error occurred");
+		expect(log).toHaveBeenCalledWith(expect.stringContaining('"variable":"MAIL_PROVIDER"'));
+		log.mockRestore();
+		expect(await outbox(user.email)).toEqual([]);
+		const row = await db().select().from(users).where(eq(users.id, user.id)).get();
+		expect(row?.email).toBe(user.email);
 	});
 });

@@ -1,7 +1,9 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { sessions } from "../../src/db/schema.ts";
-import { createUser, db, expectError, ildLogin, refreshCookieOf, send, withCookie } from "../helpers.ts";
+import { db } from "../helpers/d1.ts";
+import { createUser, ildLogin } from "../helpers/factories.ts";
+import { expectError, refreshCookieOf, send, withCookie } from "../helpers/http.ts";
 
 /**
  * The endpoints the refresh cookie authenticates act only for the user: not for another site (a

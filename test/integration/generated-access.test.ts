@@ -10,17 +10,9 @@ import { createCommunity } from "../../src/services/communities.ts";
 import { createIntegrationKey } from "../../src/services/integration-keys.ts";
 import { storeImage } from "../../src/services/profile-images.ts";
 import { IMAGES } from "../fixtures/images.ts";
-import {
-	bearer,
-	createModule,
-	createUser,
-	db,
-	kc7Login,
-	refreshCookieOf,
-	send,
-	sendWith,
-	withCookie,
-} from "../helpers.ts";
+import { db } from "../helpers/d1.ts";
+import { createModule, createUser, kc7Login } from "../helpers/factories.ts";
+import { bearer, refreshCookieOf, send, sendWith, withCookie } from "../helpers/http.ts";
 import {
 	fillPath,
 	loadOperations,
@@ -29,7 +21,7 @@ import {
 	type Operation,
 	type Schema,
 	validObject,
-} from "../openapi-walk.ts";
+} from "../helpers/openapi-walk.ts";
 
 /**
  * The access rule every operation declares in the document (security, `x-roles`, `x-self`) checked
@@ -136,19 +128,52 @@ beforeAll(async () => {
 	};
 });
 
+/**
+ * What the matrix must cover, read from the raw document (not through loadOperations, whose reading it checks): every
+ * operation under any HTTP method × every caller, and every operation that declares `x-self`.
+ */
+async function documentedCoverage(): Promise<{ pairs: Set<string>; selfOps: Set<string> }> {
+	const res = await send("/openapi.json");
+	expect(res.status).toBe(200);
+	const doc = (await res.json()) as { paths: Record<string, Record<string, { "x-self"?: string }>> };
+	const HTTP_METHODS = ["get", "put", "post", "delete", "patch", "head", "options", "trace"];
+	const pairs = new Set<string>();
+	const selfOps = new Set<string>();
+	for (const [path, item] of Object.entries(doc.paths)) {
+		for (const [method, op] of Object.entries(item)) {
+			if (!HTTP_METHODS.includes(method)) continue;
+			for (const caller of CALLERS) pairs.add(`${method.toUpperCase()} ${path} as ${caller}`);
+			if (op["x-self"]) selfOps.add(`${method.toUpperCase()} ${path}`);
+		}
+	}
+	return { pairs, selfOps };
+}
+
+/** The router's own answer for a path it does not serve under this method: the request never reached a handler. */
+async function missedRoute(res: Response): Promise<boolean> {
+	if (res.status === 405) return true;
+	if (res.status !== 404) return false;
+	return ((await res.clone().json()) as { message?: string }).message === "Resource not found";
+}
+
 describe("generated access matrix", () => {
 	it("every operation × every caller matches its declared rule", async () => {
 		const failures: string[] = [];
-		let checked = 0;
+		// What was actually sent (the method of the request, the operation's template), and to whom.
+		const exercised = new Set<string>();
+		const selfChecked = new Set<string>();
+		// Operations that a caller the rule allows got through to: answered by a handler, not the router's 404/405.
+		const reached = new Set<string>();
 		for (const op of operations) {
 			for (const caller of CALLERS) {
 				const { path, init } = await requestFor(op, caller, target.id);
 				const res = await sendWith(ROOMY, path, init);
-				checked += 1;
+				exercised.add(`${init.method} ${op.path} as ${caller}`);
 				const where = `${op.method} ${op.path} as ${caller} → ${res.status}`;
 				if (res.status >= 500) failures.push(where);
 				if (!needsBearer(op)) {
 					if (res.status === 403) failures.push(`${where} (public route refused by role)`);
+					if (!(await missedRoute(res))) reached.add(`${op.method} ${op.path}`);
 					continue;
 				}
 				const principal = principals.get(caller);
@@ -159,19 +184,28 @@ describe("generated access matrix", () => {
 				const allowed = !op.roles || principal.roles.some((r) => op.roles?.includes(r));
 				if (allowed && (res.status === 401 || res.status === 403)) failures.push(`${where} (expected access)`);
 				if (!allowed && res.status !== 403) failures.push(`${where} (expected 403)`);
+				if (allowed && !(await missedRoute(res))) reached.add(`${op.method} ${op.path}`);
 			}
 			// Self-or-role routes: a plain user on their own resource is allowed.
 			if (op.self) {
 				const plain = principals.get("plain") as Principal;
 				const { path, init } = await requestFor(op, "plain", plain.id);
 				const res = await sendWith(ROOMY, path, init);
-				checked += 1;
-				if (res.status === 401 || res.status === 403 || res.status >= 500) {
+				selfChecked.add(`${init.method} ${op.path}`);
+				if (res.status === 401 || res.status === 403 || res.status >= 500 || (await missedRoute(res))) {
 					failures.push(`${op.method} ${op.path} as plain on self → ${res.status} (expected access)`);
 				}
 			}
 		}
-		expect(checked).toBeGreaterThan(operations.length * CALLERS.length - 1);
+		const documented = await documentedCoverage();
+		// Nothing skipped or sent under another method: the pairs exercised are exactly the document's cross product.
+		expect([...exercised].sort()).toEqual([...documented.pairs].sort());
+		expect([...selfChecked].sort()).toEqual([...documented.selfOps].sort());
+		// And each operation was served to a caller it allows. A request the router does not match is answered 404 or
+		// 405 for everyone, which the rules above let through for a public operation (neither a refusal by role nor a
+		// 5xx) and for an allowed caller of any operation.
+		const unreached = operations.map((o) => `${o.method} ${o.path}`).filter((o) => !reached.has(o));
+		expect(unreached, "operations no allowed caller reached").toEqual([]);
 		expect(failures, failures.join("\n")).toEqual([]);
 	}, 300_000);
 
@@ -223,6 +257,7 @@ describe("object-level access", () => {
 		const a = await createUser();
 		const b = await createUser();
 		const aLogin = await kc7Login(a.username as string);
+		const aOther = await kc7Login(a.username as string);
 		const bLogin = await send("/api/auth", {
 			method: "POST",
 			headers: { "Content-Type": "application/json" },
@@ -231,7 +266,18 @@ describe("object-level access", () => {
 		const bRefresh = refreshCookieOf(bLogin) as string;
 		// A logs out (their own session, from their token) and changes their password (revoking their other sessions).
 		expect((await send("/sign/logout", { headers: bearer(aLogin.token) })).status).toBe(200);
+		const changed = await send("/user/changepassword", {
+			method: "PUT",
+			headers: { ...bearer(aLogin.token), "Content-Type": "application/json" },
+			body: JSON.stringify({ currentPassword: "correct-horse-battery-staple", newPassword: "a-brand-new-passphrase" }),
+		});
+		expect(changed.status).toBe(200);
+		// Both acted on A: A's sessions, this one and the other, are closed …
+		expect((await send("/sign/refresh", { headers: withCookie(aLogin.refresh) })).status).toBe(401);
+		expect((await send("/sign/refresh", { headers: withCookie(aOther.refresh) })).status).toBe(401);
+		// … and on nothing of B's: B's session still refreshes and B's password still signs in.
 		expect((await send("/sign/refresh", { headers: withCookie(bRefresh) })).status).toBe(200);
+		await kc7Login(b.username as string);
 	});
 });
 

@@ -7,7 +7,9 @@ import { createCommunity } from "../../src/services/communities.ts";
 import { createIntegrationKey } from "../../src/services/integration-keys.ts";
 import { storeImage } from "../../src/services/profile-images.ts";
 import { IMAGES } from "../fixtures/images.ts";
-import { bearer, createModule, createUser, db, kc7Login, sendWith } from "../helpers.ts";
+import { db } from "../helpers/d1.ts";
+import { createModule, createUser, kc7Login } from "../helpers/factories.ts";
+import { bearer, sendWith } from "../helpers/http.ts";
 import {
 	fillPath,
 	loadOperations,
@@ -18,7 +20,7 @@ import {
 	typeOf,
 	validObject,
 	validValue,
-} from "../openapi-walk.ts";
+} from "../helpers/openapi-walk.ts";
 
 /**
  * Bad requests generated from the app's own OpenAPI document, for every operation: every answer

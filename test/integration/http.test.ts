@@ -3,17 +3,10 @@ import { count } from "drizzle-orm";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { describe, expect, it, vi } from "vitest";
 import { users } from "../../src/db/schema.ts";
-import {
-	createUser,
-	db,
-	expectError,
-	ildLogin,
-	PRODUCTION_VARS,
-	send,
-	sendJson,
-	sendWith,
-	uniqueEmail,
-} from "../helpers.ts";
+import { db } from "../helpers/d1.ts";
+import { createUser, ildLogin } from "../helpers/factories.ts";
+import { expectError, PRODUCTION_VARS, send, sendJson, sendWith } from "../helpers/http.ts";
+import { uniqueEmail } from "../helpers/unique.ts";
 
 const REGISTER = { password: "a-long-enough-password", firstName: "Ann", lastName: "Lee" };
 

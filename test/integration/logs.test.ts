@@ -1,7 +1,9 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { issueOneTimeToken } from "../../src/services/one-time-tokens.ts";
-import { createUser, db, expectError, sendWith } from "../helpers.ts";
+import { db } from "../helpers/d1.ts";
+import { createUser } from "../helpers/factories.ts";
+import { expectError, sendWith } from "../helpers/http.ts";
 
 /** A D1 whose every statement fails, as a production outage would: Drizzle wraps it with the SQL and its parameters. */
 function failingD1(): D1Database {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PRODUCTION_VARS, send, sendWith } from "../helpers.ts";
+import { PRODUCTION_VARS, send, sendWith } from "../helpers/http.ts";
 
 interface Operation {
 	operationId?: string;

@@ -11,7 +11,8 @@ import {
 	seedStatements,
 } from "../../src/db/seed.ts";
 import { parsePeppers } from "../../src/lib/password.ts";
-import { bearer, db, send, sendJson } from "../helpers.ts";
+import { db } from "../helpers/d1.ts";
+import { bearer, send, sendJson } from "../helpers/http.ts";
 
 describe("demo seed (npm run dev)", () => {
 	it("is idempotent and yields the contract's demo accounts with their roles", async () => {

@@ -3,22 +3,10 @@ import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Role, userRoles } from "../../src/db/schema.ts";
 import { createIntegrationKey } from "../../src/services/integration-keys.ts";
-import {
-	bearer,
-	createUser,
-	db,
-	eventually,
-	outbox,
-	PASSWORD,
-	refreshCookieOf,
-	send,
-	sendJson,
-	sendWith,
-	tokenFromMail,
-	userRow,
-	userWithToken,
-	withCookie,
-} from "../helpers.ts";
+import { db, userRow } from "../helpers/d1.ts";
+import { createUser, PASSWORD, userWithToken } from "../helpers/factories.ts";
+import { bearer, refreshCookieOf, send, sendJson, sendWith, withCookie } from "../helpers/http.ts";
+import { eventually, outbox, tokenFromMail } from "../helpers/mail.ts";
 
 /**
  * Every path that opens or continues a session, walked against every account state. The rules

@@ -8,7 +8,8 @@ import { randomToken } from "../../src/lib/encoding.ts";
 import { purgeDueImages, purgeExpiredRows } from "../../src/services/cleanup.ts";
 import { objectKeyOf, storeImage } from "../../src/services/profile-images.ts";
 import { IMAGES } from "../fixtures/images.ts";
-import { createUser, db } from "../helpers.ts";
+import { db } from "../helpers/d1.ts";
+import { createUser } from "../helpers/factories.ts";
 
 const DAY = 24 * 60 * 60 * 1000;
 

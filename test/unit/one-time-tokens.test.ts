@@ -10,7 +10,8 @@ import {
 	liveTokenSubject,
 	TOKEN_PURPOSES,
 } from "../../src/services/one-time-tokens.ts";
-import { createUser, db } from "../helpers.ts";
+import { db } from "../helpers/d1.ts";
+import { createUser } from "../helpers/factories.ts";
 
 const stores = () => ({ db: db(), kv: env.TOKENS });
 

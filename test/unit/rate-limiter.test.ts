@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { unique } from "../helpers.ts";
+import { unique } from "../helpers/unique.ts";
 
 const limiter = () => env.RATE_LIMITER.getByName(unique("rl"));
 

@@ -1,6 +1,4 @@
-import { applyD1Migrations } from "cloudflare:test";
-import { env } from "cloudflare:workers";
-import { PBKDF2_MAX_ITERATIONS } from "../src/lib/password.ts";
+import { PBKDF2_MAX_ITERATIONS } from "../../src/lib/password.ts";
 
 // Production Workers refuse PBKDF2 above 100,000 iterations; local workerd does not.
 // Emulate the production limit for everything running in this isolate (tests and the Worker).
@@ -22,5 +20,3 @@ Object.defineProperty(subtle, "deriveBits", {
 		return deriveBits(algorithm, baseKey, length);
 	},
 });
-
-await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);

@@ -3,7 +3,7 @@
  * routes added later: nothing here lists routes by hand.
  */
 import { expect } from "vitest";
-import { send } from "./helpers.ts";
+import { send } from "./http.ts";
 
 export interface Schema {
 	type?: string | string[];

@@ -1,25 +1,37 @@
 import { env } from "cloudflare:workers";
-import { inArray } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it, vi } from "vitest";
-import { imageDeletions } from "../../src/db/schema.ts";
-import { purgeDueImages } from "../../src/services/cleanup.ts";
-import { IMAGE_PREFIX, objectKeyOf } from "../../src/services/profile-images.ts";
-import { DISGUISED, IMAGES, pngOfSize } from "../fixtures/images.ts";
+import { communityMemberships, imageDeletions } from "../../../src/db/schema.ts";
+import { purgeDueImages } from "../../../src/services/cleanup.ts";
+import { issueOneTimeToken } from "../../../src/services/one-time-tokens.ts";
+import { IMAGE_PREFIX, objectKeyOf } from "../../../src/services/profile-images.ts";
+import { DISGUISED, IMAGES, pngOfSize } from "../../fixtures/images.ts";
+import { countingD1, db, userRow } from "../../helpers/d1.ts";
 import {
-	bearer,
-	countingD1,
+	community,
 	createUser,
-	db,
-	expectError,
-	send,
-	sendJson,
-	sendWith,
-	unique,
-	userRow,
+	ildLogin,
+	kc7Login,
+	loginLinkToken,
+	NEW_PASSWORD,
+	PASSWORD,
 	userWithToken,
-} from "../helpers.ts";
+} from "../../helpers/factories.ts";
+import { bearer, expectError, send, sendJson, sendWith } from "../../helpers/http.ts";
+import { mailFor, tokenFromMail } from "../../helpers/mail.ts";
+import { ildRefresh, join } from "../../helpers/requests.ts";
+import { unique } from "../../helpers/unique.ts";
 
-type User = { id: number; profileImage: string | null; username: string | null; firstName: string };
+/** The signed-in user's own routes: /user/profile…, /user/changepassword, /user/tutorial, /user/community/join/…. */
+
+type User = {
+	id: number;
+	profileImage: string | null;
+	username: string | null;
+	firstName: string;
+	communities: number[];
+	categories: string[];
+};
 
 function form(fields: Record<string, string | { bytes: Uint8Array; name: string; type: string }>) {
 	const body = new FormData();
@@ -362,5 +374,90 @@ describe("PUT /user/tutorial", () => {
 		expect((await userRow(user.id))?.tutorialCompletedAt).toBe(at);
 		await expectError(await send("/user/tutorial", { method: "PUT" }), 401);
 		await expectError(await send("/user/tutorial", { headers: bearer(token) }), 405);
+	});
+});
+
+describe("PUT /user/changepassword", () => {
+	const change = (token: string, body: unknown) =>
+		sendJson("/user/changepassword", body, { method: "PUT", headers: bearer(token) });
+
+	it("changes the password and revokes every other session, keeping the caller's", async () => {
+		const user = await createUser();
+		const mine = await ildLogin(user.email);
+		const other = await kc7Login(user.username as string);
+		const res = await change(mine.token, { currentPassword: PASSWORD, newPassword: "a-brand-new-passphrase" });
+		expect(res.status).toBe(200);
+		await expectError(await ildRefresh(other.refresh), 401);
+		expect((await ildRefresh(mine.refresh)).status).toBe(200);
+		await expectError(await sendJson("/sign/login", { email: user.email, password: PASSWORD }), 401);
+		await ildLogin(user.email, "a-brand-new-passphrase");
+	});
+
+	it('rejects a wrong current password with 400 "Current password is incorrect" and changes nothing', async () => {
+		const user = await createUser();
+		const { token } = await ildLogin(user.email);
+		await expectError(
+			await change(token, { currentPassword: "not-my-password", newPassword: "a-brand-new-passphrase" }),
+			400,
+			"Current password is incorrect",
+		);
+		await ildLogin(user.email);
+	});
+
+	it("validates the new password (length in code points, not the email) and requires a token", async () => {
+		const user = await createUser();
+		const { token } = await ildLogin(user.email);
+		await expectError(await change(token, { currentPassword: PASSWORD, newPassword: "short" }), 400, /at least 8/);
+		await expectError(await change(token, { currentPassword: PASSWORD, newPassword: user.email }), 400, /email/);
+		await expectError(await change(token, { currentPassword: PASSWORD }), 400, "New password is required");
+		await expectError(await change("", { currentPassword: PASSWORD, newPassword: "a-brand-new-passphrase" }), 401);
+	});
+});
+
+describe("secrets change, old doors close", () => {
+	it("a password change closes the user's open reset and login-link tokens (not their email verification)", async () => {
+		const user = await createUser();
+		const verify = await issueOneTimeToken({ db: db(), kv: env.TOKENS }, { purpose: "verify-email", userId: user.id });
+		await sendJson("/sign/reset", { email: user.email });
+		const resetToken = tokenFromMail((await mailFor(user.email, /reset/i)).text);
+		const link = await loginLinkToken(user.id);
+		const { token } = await ildLogin(user.email);
+		const changed = await send("/user/changepassword", {
+			method: "PUT",
+			headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+			body: JSON.stringify({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD }),
+		});
+		expect(changed.status).toBe(200);
+		await expectError(await sendJson(`/sign/reset/${resetToken}`, { password: "yet-another-passphrase" }), 400);
+		await expectError(await send(`/auth/token-login?token=${link}`), 401, "Invalid token");
+		expect((await sendJson("/sign/verify", { token: verify.token })).status).toBe(200);
+	});
+});
+
+describe("PATCH /user/community/join/:communityId", () => {
+	it("joins idempotently and keeps categories the distinct union, in one D1 round trip", async () => {
+		const a = await community(["ux", "research"]);
+		const b = await community(["research", "writing"]);
+		const { user, token } = await userWithToken();
+		const first = (await (await join(token, a.id)).json()) as User;
+		expect(first).toMatchObject({ id: user.id, communities: [a.id], categories: ["research", "ux"] });
+		const { d1, counter } = countingD1(env.DB);
+		const second = (await (
+			await sendWith({ DB: d1 }, `/user/community/join/${b.id}`, { method: "PATCH", headers: bearer(token) })
+		).json()) as User;
+		expect(counter.count).toBe(1);
+		expect(second.communities).toEqual([a.id, b.id].sort((x, y) => x - y));
+		expect(second.categories).toEqual(["research", "ux", "writing"]);
+		const again = (await (await join(token, b.id)).json()) as User;
+		expect(again.communities).toEqual(second.communities);
+		const rows = await db().select().from(communityMemberships).where(eq(communityMemberships.userId, user.id));
+		expect(rows).toHaveLength(2);
+	});
+
+	it('404s "Community not found" for unknown and non-numeric ids; 401 without a token', async () => {
+		const { token } = await userWithToken();
+		for (const id of ["999999", "abc", "-1", "1.5"])
+			await expectError(await join(token, id), 404, "Community not found");
+		await expectError(await send("/user/community/join/1", { method: "PATCH" }), 401);
 	});
 });

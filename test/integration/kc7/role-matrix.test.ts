@@ -1,7 +1,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Role } from "../../src/db/schema.ts";
-import { createIntegrationKey } from "../../src/services/integration-keys.ts";
-import { bearer, createModule, createUser, db, send, unique, uniqueEmail, userWithToken } from "../helpers.ts";
+import type { Role } from "../../../src/db/schema.ts";
+import { createIntegrationKey } from "../../../src/services/integration-keys.ts";
+import { db } from "../../helpers/d1.ts";
+import { createModule, createUser, userWithToken } from "../../helpers/factories.ts";
+import { bearer, send } from "../../helpers/http.ts";
+import { unique, uniqueEmail } from "../../helpers/unique.ts";
 
 type Caller = "none" | "plain" | Role;
 const CALLERS: Caller[] = ["none", "plain", "Manager", "Admin", "API"];

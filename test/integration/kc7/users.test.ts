@@ -1,20 +1,11 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { users } from "../../src/db/schema.ts";
-import {
-	bearer,
-	countingD1,
-	createUser,
-	db,
-	expectError,
-	send,
-	sendJson,
-	sendWith,
-	unique,
-	uniqueEmail,
-	userWithToken,
-} from "../helpers.ts";
+import { users } from "../../../src/db/schema.ts";
+import { countingD1, db } from "../../helpers/d1.ts";
+import { createUser, kc7Login, userWithToken } from "../../helpers/factories.ts";
+import { bearer, expectError, send, sendJson, sendWith } from "../../helpers/http.ts";
+import { unique, uniqueEmail } from "../../helpers/unique.ts";
 
 const get = (path: string, token: string) => send(path, { headers: bearer(token) });
 
@@ -137,25 +128,17 @@ describe("POST /api/users", () => {
 		await expectError(await sendJson("/api/users", { username: unique("n"), email: uniqueEmail() }), 401);
 		await expectError(await provision(token, { username: unique("n"), email: uniqueEmail() }), 403, "Unauthorized");
 	});
+});
 
-	it("limits each caller to 5 per rolling minute: of 20 parallel requests exactly 5 succeed", async () => {
-		const { token } = await userWithToken(["API"]);
-		const results = await Promise.all(
-			Array.from({ length: 20 }, () => provision(token, { username: unique("p"), email: uniqueEmail() })),
-		);
-		const created = results.filter((r) => r.status === 201);
-		const limited = results.filter((r) => r.status === 429);
-		expect(created).toHaveLength(5);
-		expect(limited).toHaveLength(15);
-		for (const res of limited) {
-			expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
-			expect(Number(res.headers.get("Retry-After"))).toBeLessThanOrEqual(60);
-			expect(res.headers.get("RateLimit-Limit")).toBe("5");
-			expect(res.headers.get("RateLimit-Remaining")).toBe("0");
-		}
-		expect(created[0]?.headers.get("RateLimit-Limit")).toBe("5");
-		// Another caller is unaffected.
-		const other = await userWithToken(["API"]);
-		expect((await provision(other.token, { username: unique("p"), email: uniqueEmail() })).status).toBe(201);
+describe("token-only endpoints", () => {
+	it("GET /api/users/me and GET /user/profile return the caller", async () => {
+		const user = await createUser();
+		const { token } = await kc7Login(user.username as string);
+		const me = await send("/api/users/me", { headers: bearer(token) });
+		expect(await me.json()).toEqual({ user_id: user.id, username: user.username });
+		const profile = await send("/user/profile", { headers: bearer(token) });
+		expect(profile.status).toBe(200);
+		expect(await profile.json()).toMatchObject({ id: user.id, email: user.email });
+		await expectError(await send("/user/profile"), 401);
 	});
 });

@@ -1,26 +1,11 @@
 import { env } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { communityMemberships } from "../../src/db/schema.ts";
-import { createCommunity } from "../../src/services/communities.ts";
-import {
-	bearer,
-	countingD1,
-	createUser,
-	db,
-	expectError,
-	send,
-	sendJson,
-	sendWith,
-	unique,
-	userWithToken,
-} from "../helpers.ts";
+import { countingD1 } from "../../helpers/d1.ts";
+import { community, userWithToken } from "../../helpers/factories.ts";
+import { bearer, expectError, send, sendJson, sendWith } from "../../helpers/http.ts";
+import { join } from "../../helpers/requests.ts";
 
 type User = { id: number; communities: number[]; categories: string[] };
-
-const join = (token: string, id: number | string) =>
-	send(`/user/community/join/${id}`, { method: "PATCH", headers: bearer(token) });
-const community = (categories: string[]) => createCommunity(db(), { name: unique("Community "), categories });
 
 describe("GET /communities", () => {
 	it("lists communities with sorted categories, cacheable with an ETag", async () => {
@@ -40,34 +25,6 @@ describe("GET /communities", () => {
 		const { d1, counter } = countingD1(env.DB);
 		await sendWith({ DB: d1 }, "/communities");
 		expect(counter.count).toBe(1);
-	});
-});
-
-describe("PATCH /user/community/join/:communityId", () => {
-	it("joins idempotently and keeps categories the distinct union, in one D1 round trip", async () => {
-		const a = await community(["ux", "research"]);
-		const b = await community(["research", "writing"]);
-		const { user, token } = await userWithToken();
-		const first = (await (await join(token, a.id)).json()) as User;
-		expect(first).toMatchObject({ id: user.id, communities: [a.id], categories: ["research", "ux"] });
-		const { d1, counter } = countingD1(env.DB);
-		const second = (await (
-			await sendWith({ DB: d1 }, `/user/community/join/${b.id}`, { method: "PATCH", headers: bearer(token) })
-		).json()) as User;
-		expect(counter.count).toBe(1);
-		expect(second.communities).toEqual([a.id, b.id].sort((x, y) => x - y));
-		expect(second.categories).toEqual(["research", "ux", "writing"]);
-		const again = (await (await join(token, b.id)).json()) as User;
-		expect(again.communities).toEqual(second.communities);
-		const rows = await db().select().from(communityMemberships).where(eq(communityMemberships.userId, user.id));
-		expect(rows).toHaveLength(2);
-	});
-
-	it('404s "Community not found" for unknown and non-numeric ids; 401 without a token', async () => {
-		const { token } = await userWithToken();
-		for (const id of ["999999", "abc", "-1", "1.5"])
-			await expectError(await join(token, id), 404, "Community not found");
-		await expectError(await send("/user/community/join/1", { method: "PATCH" }), 401);
 	});
 });
 
@@ -137,32 +94,5 @@ describe("community management (Admin)", () => {
 			);
 		}
 		await expectError(await sendJson("/communities", { name: "X" }), 401);
-	});
-});
-
-describe("PATCH /user/:userId/index (Admin)", () => {
-	it("recomputes the stored categories as the distinct union of the user's communities", async () => {
-		const admin = await userWithToken(["Admin"]);
-		const a = await community(["alpha", "beta"]);
-		const b = await community(["beta", "gamma"]);
-		const user = await createUser();
-		// Memberships written behind the API's back: only a reindex brings categories up to date.
-		await db()
-			.insert(communityMemberships)
-			.values([
-				{ userId: user.id, communityId: a.id, joinedAt: Date.now() },
-				{ userId: user.id, communityId: b.id, joinedAt: Date.now() },
-			]);
-		const res = await send(`/user/${user.id}/index`, { method: "PATCH", headers: bearer(admin.token) });
-		expect(await res.json()).toEqual({ id: user.id, categories: ["alpha", "beta", "gamma"] });
-		const alone = await createUser();
-		expect(
-			await (await send(`/user/${alone.id}/index`, { method: "PATCH", headers: bearer(admin.token) })).json(),
-		).toEqual({ id: alone.id, categories: [] });
-		await expectError(
-			await send("/user/999999999/index", { method: "PATCH", headers: bearer(admin.token) }),
-			404,
-			"User not found",
-		);
 	});
 });

@@ -1,19 +1,10 @@
 import { env } from "cloudflare:workers";
 import { asc, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { modules } from "../../src/db/schema.ts";
-import {
-	bearer,
-	countingD1,
-	createModule,
-	createUser,
-	db,
-	expectError,
-	send,
-	sendJson,
-	sendWith,
-	userWithToken,
-} from "../helpers.ts";
+import { modules } from "../../../src/db/schema.ts";
+import { countingD1, db } from "../../helpers/d1.ts";
+import { createModule, createUser, userWithToken } from "../../helpers/factories.ts";
+import { bearer, expectError, send, sendJson, sendWith } from "../../helpers/http.ts";
 
 const putScore = (token: string, userId: number, moduleId: number, body: unknown) =>
 	sendJson(`/api/users/${userId}/modules/${moduleId}`, body, { method: "PUT", headers: bearer(token) });

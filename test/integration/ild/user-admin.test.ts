@@ -1,7 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { subscriptionPeriods } from "../../src/db/schema.ts";
-import { recalculateSubscription } from "../../src/services/subscriptions.ts";
-import { bearer, createUser, db, expectError, send, sendJson, unique, userWithToken } from "../helpers.ts";
+import { communityMemberships, subscriptionPeriods } from "../../../src/db/schema.ts";
+import { recalculateSubscription } from "../../../src/services/subscriptions.ts";
+import { db } from "../../helpers/d1.ts";
+import { community, createUser, userWithToken } from "../../helpers/factories.ts";
+import { bearer, expectError, send, sendJson } from "../../helpers/http.ts";
+import { unique } from "../../helpers/unique.ts";
+
+/** The Admin routes under /user: GET /user, GET /user/{userId}, its subscription and category index. */
 
 const DAY = 24 * 60 * 60 * 1000;
 let admin: string;
@@ -250,5 +255,32 @@ describe("GET /user (Admin)", () => {
 			expect(res.status).toBe(405);
 			expect(res.headers.get("Allow")).toBe("PUT");
 		}
+	});
+});
+
+describe("PATCH /user/:userId/index (Admin)", () => {
+	it("recomputes the stored categories as the distinct union of the user's communities", async () => {
+		const admin = await userWithToken(["Admin"]);
+		const a = await community(["alpha", "beta"]);
+		const b = await community(["beta", "gamma"]);
+		const user = await createUser();
+		// Memberships written behind the API's back: only a reindex brings categories up to date.
+		await db()
+			.insert(communityMemberships)
+			.values([
+				{ userId: user.id, communityId: a.id, joinedAt: Date.now() },
+				{ userId: user.id, communityId: b.id, joinedAt: Date.now() },
+			]);
+		const res = await send(`/user/${user.id}/index`, { method: "PATCH", headers: bearer(admin.token) });
+		expect(await res.json()).toEqual({ id: user.id, categories: ["alpha", "beta", "gamma"] });
+		const alone = await createUser();
+		expect(
+			await (await send(`/user/${alone.id}/index`, { method: "PATCH", headers: bearer(admin.token) })).json(),
+		).toEqual({ id: alone.id, categories: [] });
+		await expectError(
+			await send("/user/999999999/index", { method: "PATCH", headers: bearer(admin.token) }),
+			404,
+			"User not found",
+		);
 	});
 });
