@@ -1,19 +1,19 @@
 import type { Config } from "./config.ts";
-import { createRouter } from "./routes/shared/openapi.ts";
 import { notFoundHandler, onError } from "./middleware/error-handler.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { responseHeaders } from "./middleware/response-headers.ts";
-import { communitiesRouter } from "./routes/ild/communities/index.ts";
 import { devRouter } from "./routes/dev/index.ts";
-import { integrationKeysRouter } from "./routes/kc7/integration-keys/index.ts";
-import { kc7AuthRouter } from "./routes/kc7/auth/index.ts";
-import { kc7ModulesRouter } from "./routes/kc7/modules/index.ts";
-import { kc7UsersRouter } from "./routes/kc7/users/index.ts";
-import { loginLinksRouter } from "./routes/kc7/login-links/index.ts";
-import { metaRouter } from "./routes/meta/index.ts";
+import { communitiesRouter } from "./routes/ild/communities/index.ts";
 import { signRouter } from "./routes/ild/sign/index.ts";
 import { userRouter } from "./routes/ild/user/index.ts";
 import { userAdminRouter } from "./routes/ild/user-admin/index.ts";
+import { kc7AuthRouter } from "./routes/kc7/auth/index.ts";
+import { integrationKeysRouter } from "./routes/kc7/integration-keys/index.ts";
+import { loginLinksRouter } from "./routes/kc7/login-links/index.ts";
+import { kc7ModulesRouter } from "./routes/kc7/modules/index.ts";
+import { kc7UsersRouter } from "./routes/kc7/users/index.ts";
+import { metaRouter } from "./routes/meta/index.ts";
+import { createRouter } from "./routes/shared/openapi.ts";
 
 const DESCRIPTION =
 	"One identity core under two API surfaces: the KC7 API (snake_case, /api and /auth) and the ILD Auth API " +

@@ -1,5 +1,5 @@
-import { isLoopbackOrigin } from "./lib/origins.ts";
 import { z } from "zod";
+import { isLoopbackOrigin } from "./lib/origins.ts";
 import { type Pepper, parsePeppers } from "./lib/password.ts";
 
 /** Limits of the contract; each may be overridden by the RATE_LIMITS var (JSON). */
@@ -182,7 +182,6 @@ export function getConfig(env: Env): Config {
 	if (entry instanceof ConfigError) throw entry;
 	return entry;
 }
-
 
 /** CORS: exact configured origins, plus any loopback origin in development. */
 export function isAllowedOrigin(config: Config, origin: string): boolean {

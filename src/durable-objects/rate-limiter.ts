@@ -1,6 +1,5 @@
-import type { RateLimitDecision } from "../lib/rate-limit.ts";
 import { DurableObject } from "cloudflare:workers";
-
+import type { RateLimitDecision } from "../lib/rate-limit.ts";
 
 /**
  * One instance per limited key (e.g. "loginAccount:<hash>"): a sliding-window log of hit times.

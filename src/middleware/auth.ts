@@ -15,7 +15,11 @@ export const INVALID_ACCESS_TOKEN = "Invalid or expired token";
 const BEARER = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\s*$/i;
 
 /** The one reading of `Authorization`: absent, or the verified claims, or null for anything else. */
-async function readBearer(c: { req: { header(name: string): string | undefined } }, env: Env, config: AppEnv["Variables"]["config"]) {
+async function readBearer(
+	c: { req: { header(name: string): string | undefined } },
+	env: Env,
+	config: AppEnv["Variables"]["config"],
+) {
 	const header = c.req.header("Authorization");
 	if (header === undefined) return undefined;
 	const token = header.match(BEARER)?.[1];

@@ -1,7 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "../lib/errors.ts";
-import { findUsableIntegrationKey } from "../services/integration-keys.ts";
 import type { UsableIntegrationKey } from "../services/integration-keys.ts";
+import { findUsableIntegrationKey } from "../services/integration-keys.ts";
 import type { AuthEnv } from "./auth.ts";
 import { declaresSecurity } from "./security.ts";
 

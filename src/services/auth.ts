@@ -3,12 +3,11 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { users } from "../db/schema.ts";
 import { badRequest } from "../lib/errors.ts";
 import { type AccessClaims, publicJwks, signAccessToken } from "../lib/jwt.ts";
-import { appLink, createMailer } from "./mail.ts";
 import { hashPassword, passwordProblem, verifyPassword } from "../lib/password.ts";
 import { networkKey } from "../lib/rate-limit.ts";
-import { enforce, type Limited, refund } from "./rate-limits.ts";
 import { type SessionMethod, sessionRefusal } from "./account-policy.ts";
 import type { Deps } from "./deps.ts";
+import { appLink, createMailer } from "./mail.ts";
 import {
 	closeOpenTokensStatement,
 	consumeOneTimeToken,
@@ -16,6 +15,7 @@ import {
 	liveTokenSubject,
 	tokenHashOf,
 } from "./one-time-tokens.ts";
+import { enforce, type Limited, refund } from "./rate-limits.ts";
 import {
 	newSession,
 	refreshSession,

@@ -1,7 +1,7 @@
 import { and, asc, isNotNull, lt, lte, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import type { DbDeps } from "./deps.ts";
 import { devOutbox, imageDeletions, oneTimeTokens, sessions } from "../db/schema.ts";
+import type { DbDeps } from "./deps.ts";
 import { IMAGE_PREFIX } from "./profile-images.ts";
 import { SESSION_IDLE_MS } from "./sessions.ts";
 

@@ -1,8 +1,8 @@
 import { asc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client.ts";
-import type { DbDeps } from "./deps.ts";
 import { communities, communityCategories, communityMemberships, users } from "../db/schema.ts";
+import type { DbDeps } from "./deps.ts";
 import { recordColumns, toRecord, type UserRecord } from "./users.ts";
 
 /**

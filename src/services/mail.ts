@@ -1,6 +1,6 @@
+import { desc, eq } from "drizzle-orm";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
-import { desc, eq } from "drizzle-orm";
 import { devOutbox } from "../db/schema.ts";
 import type { Deps } from "./deps.ts";
 import { normalizeEmail } from "./users.ts";

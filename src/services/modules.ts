@@ -1,7 +1,6 @@
 import { and, asc, eq, sql } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
-import type { DbDeps } from "./deps.ts";
 import { moduleProgress, modules } from "../db/schema.ts";
+import type { DbDeps } from "./deps.ts";
 import { userExistsStatement } from "./users.ts";
 
 /** progress = score / max_score, a 0–1 fraction (0 when not started). */
@@ -66,7 +65,11 @@ export type ModuleProgressResult =
 	| { kind: "not-enrolled" };
 
 /** One round trip: user, module and enrollment read together. */
-export async function oneModuleProgress({ db }: DbDeps, userId: number, moduleId: number): Promise<ModuleProgressResult> {
+export async function oneModuleProgress(
+	{ db }: DbDeps,
+	userId: number,
+	moduleId: number,
+): Promise<ModuleProgressResult> {
 	const [user, module, enrollment] = await db.batch([
 		userExistsStatement(db, userId),
 		db.select({ maxScore: modules.maxScore }).from(modules).where(eq(modules.id, moduleId)),
@@ -89,7 +92,12 @@ export type RecordScoreResult = ModuleProgressResult | { kind: "out-of-range"; m
  * Records a score, enrolling the user. The write is one conditional upsert that only lands when
  * the user and module exist and 0 ≤ score ≤ max_score; the read beside it (same batch) says why not.
  */
-export async function recordScore({ db }: DbDeps, userId: number, moduleId: number, score: number): Promise<RecordScoreResult> {
+export async function recordScore(
+	{ db }: DbDeps,
+	userId: number,
+	moduleId: number,
+	score: number,
+): Promise<RecordScoreResult> {
 	const now = Date.now();
 	const [user, module, written] = await db.batch([
 		userExistsStatement(db, userId),

@@ -38,4 +38,3 @@ export async function enforce(env: Env, config: Config, ...targets: Limited[]): 
 	}
 	return decisions;
 }
-

@@ -1,10 +1,10 @@
 import { and, eq, isNull, ne, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import type { DbDeps } from "./deps.ts";
 import { sessions } from "../db/schema.ts";
-import { parseRoles, type Role } from "../lib/roles.ts";
-import { rolesOf } from "./users.ts";
 import { randomToken, sha256 } from "../lib/encoding.ts";
+import { parseRoles, type Role } from "../lib/roles.ts";
+import type { DbDeps } from "./deps.ts";
+import { rolesOf } from "./users.ts";
 
 /**
  * Refresh sessions. The refresh token is `<family>.<secret>`: the family (128 bits) finds the
@@ -144,7 +144,12 @@ export function revokeOtherSessionsStatement(db: Db, userId: number, keepSession
 }
 
 /** `userId` may be SQL, e.g. a token consumption's `subject` (NULL, so nothing, unless this request won). */
-export function revokeAllSessionsStatement(db: Db, userId: number | SQL<number | null>, now = Date.now(), onlyIf?: SQL) {
+export function revokeAllSessionsStatement(
+	db: Db,
+	userId: number | SQL<number | null>,
+	now = Date.now(),
+	onlyIf?: SQL,
+) {
 	return db
 		.update(sessions)
 		.set({ revokedAt: now })

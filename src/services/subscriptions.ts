@@ -1,7 +1,7 @@
 import { asc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import type { DbDeps } from "./deps.ts";
 import { subscriptionPeriods, users } from "../db/schema.ts";
+import type { DbDeps } from "./deps.ts";
 import { subscriptionExpressions } from "./subscription-rule.ts";
 import { userExistsStatement } from "./users.ts";
 
@@ -33,7 +33,11 @@ function recompute(db: Db, userId: number, now: number) {
 }
 
 /** Recomputes and stores the user's subscription; null when the user does not exist. One statement. */
-export async function recalculateSubscription({ db }: DbDeps, userId: number, now = Date.now()): Promise<Subscription | null> {
+export async function recalculateSubscription(
+	{ db }: DbDeps,
+	userId: number,
+	now = Date.now(),
+): Promise<Subscription | null> {
 	return (await recompute(db, userId, now))[0] ?? null;
 }
 

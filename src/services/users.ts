@@ -1,11 +1,10 @@
 import { asc, count, eq, getTableColumns, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import type { DbDeps } from "./deps.ts";
 import { users } from "../db/schema.ts";
-import { parseRoles, type Role } from "../lib/roles.ts";
 import { badRequest, conflict } from "../lib/errors.ts";
+import { parseRoles, type Role } from "../lib/roles.ts";
 import { reservedUsernameProblem } from "../lib/usernames.ts";
-import type { Deps } from "./deps.ts";
+import type { DbDeps, Deps } from "./deps.ts";
 import {
 	adoptedImageStatement,
 	deleteQueuedImage,
@@ -23,7 +22,6 @@ export interface UserRecord extends UserRow {
 }
 
 export const normalizeEmail = (email: string) => email.trim().toLowerCase();
-
 
 /** A user's roles as one SQL value (`group_concat`, read back with parseRoles): the one place roles are joined. */
 export const rolesOf = (userId: SQLWrapper) =>
@@ -91,7 +89,11 @@ export type UserRef = { id: number } | { username: string } | { email: string };
 /** The identity columns alone (no roles, memberships or subscription): KC7's lookups. One round trip. */
 export async function findUserIdentity({ db }: DbDeps, ref: UserRef) {
 	const where =
-		"id" in ref ? eq(users.id, ref.id) : "email" in ref ? eq(users.email, normalizeEmail(ref.email)) : usernameIs(ref.username);
+		"id" in ref
+			? eq(users.id, ref.id)
+			: "email" in ref
+				? eq(users.email, normalizeEmail(ref.email))
+				: usernameIs(ref.username);
 	return (
 		(await db.select({ id: users.id, username: users.username, email: users.email }).from(users).where(where).get()) ??
 		null
@@ -99,12 +101,9 @@ export async function findUserIdentity({ db }: DbDeps, ref: UserRef) {
 }
 
 export async function findUserByLogin({ db }: DbDeps, identifier: string): Promise<UserRecord | null> {
-	const where = identifier.includes("@")
-		? eq(users.email, normalizeEmail(identifier))
-		: usernameIs(identifier);
+	const where = identifier.includes("@") ? eq(users.email, normalizeEmail(identifier)) : usernameIs(identifier);
 	return toRecord(await db.select(recordColumns()).from(users).where(where).get());
 }
-
 
 function isUniqueViolation(error: unknown, column: string): boolean {
 	const text = String((error as { cause?: unknown })?.cause ?? error);

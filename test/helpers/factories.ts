@@ -84,7 +84,8 @@ export async function createModule(options: { maxScore?: number; isCore?: boolea
 }
 
 /** A community with these categories, under a unique name. */
-export const community = (categories: string[]) => createCommunity(db(), { name: unique("Community "), categories });
+export const community = (categories: string[]) =>
+	createCommunity({ db: db() }, { name: unique("Community "), categories });
 
 /** A login-link token for the user, as POST /api/users/{user_id}/magic-link would mint (without its checks). */
 export async function loginLinkToken(userId: number) {

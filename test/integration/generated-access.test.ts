@@ -53,7 +53,7 @@ let fixtures: { module: number; community: number; key: string; imageKey: string
 
 async function freshKeyId(): Promise<string> {
 	const admin = principals.get("Admin") as Principal;
-	return String((await createIntegrationKey(db(), { name: `access-${Math.random()}` }, admin.id)).id);
+	return String((await createIntegrationKey({ db: db() }, { name: `access-${Math.random()}` }, admin.id)).id);
 }
 
 async function requestFor(
@@ -122,8 +122,8 @@ beforeAll(async () => {
 	const admin = principals.get("Admin") as Principal;
 	fixtures = {
 		module: (await createModule()).id,
-		community: (await createCommunity(db(), { name: "Access", categories: ["a"] })).id,
-		key: (await createIntegrationKey(db(), { name: "access" }, admin.id)).key,
+		community: (await createCommunity({ db: db() }, { name: "Access", categories: ["a"] })).id,
+		key: (await createIntegrationKey({ db: db() }, { name: "access" }, admin.id)).key,
 		imageKey: await storeImage(env.PROFILE_IMAGES, IMAGES["image/gif"], "image/gif", target.id),
 	};
 });
@@ -293,7 +293,7 @@ describe("no sequence of two calls escalates", () => {
 	it("mint-then-redeem: every caller × every target never yields roles beyond what the caller may grant", async () => {
 		const admin = principals.get("Admin") as Principal;
 		// An unbound key (the widest kind): if any key lets a caller escalate, this one does.
-		const key = (await createIntegrationKey(db(), { name: "escalation" }, admin.id)).key;
+		const key = (await createIntegrationKey({ db: db() }, { name: "escalation" }, admin.id)).key;
 		let minted = 0;
 		for (const callerRoles of ROLE_SETS.filter((r) => r.length > 0)) {
 			const caller = await createUser({ roles: callerRoles });

@@ -286,8 +286,8 @@ beforeAll(async () => {
 	const { token } = await kc7Login(caller.username as string);
 	const target = await createUser();
 	const module = await createModule();
-	const community = await createCommunity(db(), { name: "Fuzzers", categories: ["x"] });
-	const key = await createIntegrationKey(db(), { name: "fuzz" }, caller.id);
+	const community = await createCommunity({ db: db() }, { name: "Fuzzers", categories: ["x"] });
+	const key = await createIntegrationKey({ db: db() }, { name: "fuzz" }, caller.id);
 	const imageKey = await storeImage(env.PROFILE_IMAGES, IMAGES["image/png"], "image/png", target.id);
 	ctx = {
 		headers: { ...bearer(token), "X-Integration-Key": key.key, "CF-Connecting-IP": "10.9.9.9" },

@@ -33,7 +33,7 @@ let admin: { token: string };
 let manager: { token: string };
 beforeAll(async () => {
 	const owner = await createUser({ roles: ["Admin"] });
-	staffKey = (await createIntegrationKey(db(), { name: "session paths" }, owner.id)).key;
+	staffKey = (await createIntegrationKey({ db: db() }, { name: "session paths" }, owner.id)).key;
 	admin = await userWithToken(["Admin"]);
 	manager = await userWithToken(["Manager"]);
 });

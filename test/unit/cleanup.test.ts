@@ -60,7 +60,7 @@ describe("daily cleanup", () => {
 				{ to: user.email, subject: "new", text: "x", createdAt: now },
 			]);
 
-		const removed = await purgeExpiredRows(db(), now);
+		const removed = await purgeExpiredRows({ db: db() }, now);
 		expect(removed.sessions).toBeGreaterThanOrEqual(3);
 		const left = await db()
 			.select({ id: sessions.id })

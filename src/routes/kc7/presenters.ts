@@ -25,7 +25,13 @@ export function toKc7Module(m: CatalogModule) {
 }
 
 export function toKc7ModuleRow(r: ModuleProgressRow) {
-	return { module_id: r.moduleId, module_name: r.moduleName, score: r.score, max_score: r.maxScore, progress: r.progress };
+	return {
+		module_id: r.moduleId,
+		module_name: r.moduleName,
+		score: r.score,
+		max_score: r.maxScore,
+		progress: r.progress,
+	};
 }
 
 export function toKc7Progress(p: ModuleProgress) {

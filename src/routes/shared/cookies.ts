@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import type { AppEnv } from "../../types.ts";
 import { ApiError } from "../../lib/errors.ts";
+import type { AppEnv } from "../../types.ts";
 
 export const REFRESH_COOKIE = "refresh_token";
 /** Both surfaces' answer to a refresh cookie that is missing, unknown, expired, reused or doubled. */

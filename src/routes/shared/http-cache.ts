@@ -1,6 +1,6 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../../types.ts";
 import { sha256 } from "../../lib/encoding.ts";
+import type { AppEnv } from "../../types.ts";
 
 /** One entity tag of a conditional header: `opaque` keeps its quotes (`"x"`), `weak` says `W/` preceded it. */
 export interface EntityTag {

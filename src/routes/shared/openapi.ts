@@ -1,11 +1,11 @@
 import { createRoute, OpenAPIHono, type RouteConfig, type z as Z, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { accessRuleOf } from "../../middleware/auth.ts";
-import { securityOf } from "../../middleware/security.ts";
-import { rejectUnexpectedBody } from "../../middleware/body-parsers.ts";
-import type { AppEnv } from "../../types.ts";
 import { ApiError, REASON_PHRASES } from "../../lib/errors.ts";
 import { toValidationIssues } from "../../lib/validation.ts";
+import { accessRuleOf } from "../../middleware/auth.ts";
+import { rejectUnexpectedBody } from "../../middleware/body-parsers.ts";
+import { securityOf } from "../../middleware/security.ts";
+import type { AppEnv } from "../../types.ts";
 
 export const ErrorSchema = z
 	.object({
@@ -79,7 +79,7 @@ export function jsonBody<T extends Z.ZodType>(schema: T, description?: string) {
  *   authentication is still decided first).
  */
 export function defineRoute<
-	const M extends MiddlewareHandler<any, any, any>[] = [],
+	const M extends MiddlewareHandler[] = [],
 	R extends Omit<RouteConfig, "security" | "middleware"> = Omit<RouteConfig, "security" | "middleware">,
 >(config: R & { middleware?: M }): ReturnType<typeof createRoute<string, R & DerivedRouteConfig<M>>> {
 	if ("security" in config) throw new Error(`${config.path}: security is derived from the middleware`);

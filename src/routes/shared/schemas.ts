@@ -49,10 +49,7 @@ export const NewPasswordField = z
 export function idParam(name: string) {
 	return z
 		.string()
-		.regex(
-			ID_PATTERN,
-			`${name.charAt(0).toUpperCase()}${name.slice(1).replace(/_/g, " ")} must be a positive integer`,
-		)
+		.regex(ID_PATTERN, `${name.charAt(0).toUpperCase()}${name.slice(1).replace(/_/g, " ")} must be a positive integer`)
 		.openapi({ param: { name, in: "path" }, example: "1" });
 }
 

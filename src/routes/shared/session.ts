@@ -1,8 +1,8 @@
 import type { Context } from "hono";
-import { clearRefreshCookie, INVALID_REFRESH_TOKEN, noStore, readRefreshCookie, setRefreshCookie } from "./cookies.ts";
 import { ApiError } from "../../lib/errors.ts";
 import { refreshAccess, type SignedIn } from "../../services/auth.ts";
 import type { AppEnv } from "../../types.ts";
+import { clearRefreshCookie, INVALID_REFRESH_TOKEN, noStore, readRefreshCookie, setRefreshCookie } from "./cookies.ts";
 
 /** Both surfaces answer a sign-in the same way on the wire: the refresh cookie, never cached. */
 export function startSession<E extends AppEnv>(c: Context<E>, signedIn: SignedIn) {

@@ -61,7 +61,7 @@ describe("subscriptions", () => {
 		for (const [name, periods, expected] of cases) {
 			const user = await createUser();
 			for (const [plan, start, end] of periods) await addPeriod(user.id, plan, start, end);
-			expect(await recalculateSubscription(db(), user.id, now), name).toEqual(expected);
+			expect(await recalculateSubscription({ db: db() }, user.id, now), name).toEqual(expected);
 		}
 	});
 
@@ -74,8 +74,8 @@ describe("subscriptions", () => {
 		const other = await createUser();
 		await addPeriod(other.id, "starting", starting, now + DAY);
 		// The stored columns say what they said at the last write (active / none) …
-		await recalculateSubscription(db(), user.id, now);
-		await recalculateSubscription(db(), other.id, now);
+		await recalculateSubscription({ db: db() }, user.id, now);
+		await recalculateSubscription({ db: db() }, other.id, now);
 		const read = async (id: number) =>
 			((await (await send(`/user/${id}`, { headers: bearer(admin) })).json()) as { subscription: { status: string } })
 				.subscription.status;

@@ -12,7 +12,7 @@ import { linkFor } from "../../helpers/requests.ts";
 let partnerKeyId: number;
 beforeAll(async () => {
 	const admin = await createUser({ roles: ["Admin"] });
-	const created = await createIntegrationKey(db(), { name: "Test partner" }, admin.id);
+	const created = await createIntegrationKey({ db: db() }, { name: "Test partner" }, admin.id);
 	partnerKeyId = created.id;
 });
 

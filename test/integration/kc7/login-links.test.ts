@@ -21,7 +21,7 @@ let partnerKey: string;
 let partnerKeyId: number;
 beforeAll(async () => {
 	const admin = await createUser({ roles: ["Admin"] });
-	const created = await createIntegrationKey(db(), { name: "Test partner" }, admin.id);
+	const created = await createIntegrationKey({ db: db() }, { name: "Test partner" }, admin.id);
 	partnerKey = created.key;
 	partnerKeyId = created.id;
 });

@@ -92,7 +92,7 @@ beforeAll(async () => {
 		target: target.id,
 		targetEmail: target.email,
 		module: (await createModule()).id,
-		key: (await createIntegrationKey(db(), { name: "matrix" }, admin.id)).key,
+		key: (await createIntegrationKey({ db: db() }, { name: "matrix" }, admin.id)).key,
 	};
 });
 

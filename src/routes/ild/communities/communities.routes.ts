@@ -1,13 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import {
-	defineRoute,
-	errorResponses,
-	JSON_BODY_ERRORS,
-	jsonBody,
-	jsonContent,
-} from "../../shared/openapi.ts";
 import { bearerAuth, requireRole } from "../../../middleware/auth.ts";
 import { jsonBodyParser } from "../../../middleware/body-parsers.ts";
+import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import { idParam, plainText } from "../../shared/schemas.ts";
 
 const tags = ["ILD: communities"];

@@ -1,17 +1,11 @@
 import { z } from "@hono/zod-openapi";
-import {
-	defineRoute,
-	errorResponses,
-	JSON_BODY_ERRORS,
-	jsonBody,
-	jsonContent,
-} from "../../shared/openapi.ts";
 import { clientIp, networkKey } from "../../../lib/rate-limit.ts";
 import { bearerAuth, optionalBearerAuth } from "../../../middleware/auth.ts";
 import { jsonBodyParser } from "../../../middleware/body-parsers.ts";
 import { COOKIE_ENDPOINT_RULES, cookieOriginGuard } from "../../../middleware/origin-guard.ts";
 import { rateLimit } from "../../../middleware/rate-limit.ts";
 import type { AppEnv } from "../../../types.ts";
+import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import {
 	EmailField,
 	IldUserSchema,

@@ -2,7 +2,11 @@ import type { RouteHandler } from "@hono/zod-openapi";
 import { ApiError } from "../../../lib/errors.ts";
 import type { AuthEnv } from "../../../middleware/auth.ts";
 import { reindexCategories } from "../../../services/communities.ts";
-import { grantPeriod as grant, listPeriods as periodsOf, recalculateSubscription } from "../../../services/subscriptions.ts";
+import {
+	grantPeriod as grant,
+	listPeriods as periodsOf,
+	recalculateSubscription,
+} from "../../../services/subscriptions.ts";
 import { findUserById, listUsers } from "../../../services/users.ts";
 import { ILD } from "../messages.ts";
 import { toIldPeriod, toIldSubscription, toIldUser } from "../presenters.ts";

@@ -1,18 +1,13 @@
 import { z } from "@hono/zod-openapi";
-import {
-	defineRoute,
-	errorResponses,
-	JSON_BODY_ERRORS,
-	jsonBody,
-	jsonContent,
-} from "../../shared/openapi.ts";
 import { bearerAuth, requireRole } from "../../../middleware/auth.ts";
 import { jsonBodyParser } from "../../../middleware/body-parsers.ts";
+import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import { IldUserSchema, plainText } from "../../shared/schemas.ts";
 
 const tags = ["ILD: admin"];
 // A tuple (not an array), so handlers behind it are typed with the variables bearerAuth sets.
-const ADMIN = () => [bearerAuth(), requireRole(["Admin"])] as [ReturnType<typeof bearerAuth>, ReturnType<typeof requireRole>];
+const ADMIN = () =>
+	[bearerAuth(), requireRole(["Admin"])] as [ReturnType<typeof bearerAuth>, ReturnType<typeof requireRole>];
 
 // `{userId{[0-9]+}}`: Hono matches digits only (so /user/profile, /user/tutorial… stay theirs);
 // the OpenAPI document shows it as `{userId}`.

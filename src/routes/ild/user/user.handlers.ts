@@ -1,6 +1,7 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { ApiError } from "../../../lib/errors.ts";
-import { evaluatePreconditions } from "../../shared/http-cache.ts";
+import { parseId } from "../../../lib/validation.ts";
+import type { AuthEnv } from "../../../middleware/auth.ts";
 import { isMultipart } from "../../../middleware/body-parsers.ts";
 import { changePassword as changeUserPassword } from "../../../services/auth.ts";
 import { joinCommunity as join } from "../../../services/communities.ts";
@@ -12,9 +13,8 @@ import {
 	type ProfileChanges,
 	updateProfile as update,
 } from "../../../services/users.ts";
-import { parseId } from "../../../lib/validation.ts";
-import type { AuthEnv } from "../../../middleware/auth.ts";
 import type { AppEnv } from "../../../types.ts";
+import { evaluatePreconditions } from "../../shared/http-cache.ts";
 import { ILD } from "../messages.ts";
 import { toIldUser } from "../presenters.ts";
 import type * as routes from "./user.routes.ts";

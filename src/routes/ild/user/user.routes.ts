@@ -1,17 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
-import {
-	defineRoute,
-	errorResponses,
-	JSON_BODY_ERRORS,
-	jsonBody,
-	jsonContent,
-} from "../../shared/openapi.ts";
 import { type AuthEnv, bearerAuth } from "../../../middleware/auth.ts";
 import { carriesFile, jsonBodyParser, multipartOrJsonBodyParser } from "../../../middleware/body-parsers.ts";
 import { rateLimit } from "../../../middleware/rate-limit.ts";
 import { MAX_IMAGE_BYTES } from "../../../services/profile-images.ts";
-import type { AppEnv } from "../../../types.ts";
+import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import {
 	IldUserSchema,
 	LoginPasswordField,

@@ -1,13 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import {
-	defineRoute,
-	errorResponses,
-	JSON_BODY_ERRORS,
-	jsonBody,
-	jsonContent,
-} from "../../shared/openapi.ts";
 import { jsonBodyParser } from "../../../middleware/body-parsers.ts";
 import { COOKIE_ENDPOINT_RULES, cookieOriginGuard } from "../../../middleware/origin-guard.ts";
+import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import { LoginPasswordField } from "../../shared/schemas.ts";
 
 const tags = ["KC7: auth"];

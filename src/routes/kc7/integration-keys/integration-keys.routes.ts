@@ -1,19 +1,17 @@
 import { z } from "@hono/zod-openapi";
 import { INTEGRATION_KEY_SCOPES } from "../../../db/schema.ts";
-import {
-	defineRoute,
-	errorResponses,
-	JSON_BODY_ERRORS,
-	jsonBody,
-	jsonContent,
-} from "../../shared/openapi.ts";
 import { bearerAuth, requireRole } from "../../../middleware/auth.ts";
 import { jsonBodyParser } from "../../../middleware/body-parsers.ts";
+import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import { idParam, plainText } from "../../shared/schemas.ts";
 
 const tags = ["KC7: integration keys"];
 // A tuple (not an array), so handlers behind it are typed with the variables bearerAuth sets.
-const ADMIN = () => [bearerAuth(), requireRole(["Admin"], "Unauthorized")] as [ReturnType<typeof bearerAuth>, ReturnType<typeof requireRole>];
+const ADMIN = () =>
+	[bearerAuth(), requireRole(["Admin"], "Unauthorized")] as [
+		ReturnType<typeof bearerAuth>,
+		ReturnType<typeof requireRole>,
+	];
 
 const KeyScopeSchema = z.enum(INTEGRATION_KEY_SCOPES).openapi({
 	description:

@@ -1,13 +1,13 @@
 import { z } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
 import { STAFF_ROLES } from "../../../lib/roles.ts";
-import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import { bearerAuth, requireRole } from "../../../middleware/auth.ts";
-import { integrationKeyAuth } from "../../../middleware/integration-key.ts";
 import { jsonBodyParser } from "../../../middleware/body-parsers.ts";
-import { AccessTokenSchema } from "../auth/auth.routes.ts";
+import { integrationKeyAuth } from "../../../middleware/integration-key.ts";
 import type { AppEnv } from "../../../types.ts";
+import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import { idParam } from "../../shared/schemas.ts";
+import { AccessTokenSchema } from "../auth/auth.routes.ts";
 
 const tags = ["KC7: login links"];
 

@@ -1,14 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { STAFF_ROLES } from "../../../lib/roles.ts";
-import {
-	defineRoute,
-	errorResponses,
-	JSON_BODY_ERRORS,
-	jsonBody,
-	jsonContent,
-} from "../../shared/openapi.ts";
 import { bearerAuth, requireRole, requireSelfOrRole } from "../../../middleware/auth.ts";
 import { jsonBodyParser } from "../../../middleware/body-parsers.ts";
+import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import { idParam } from "../../shared/schemas.ts";
 
 const tags = ["KC7: modules"];

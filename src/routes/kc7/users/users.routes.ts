@@ -1,15 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { STAFF_ROLES } from "../../../lib/roles.ts";
-import {
-	defineRoute,
-	errorResponses,
-	JSON_BODY_ERRORS,
-	jsonBody,
-	jsonContent,
-} from "../../shared/openapi.ts";
 import { type AuthEnv, bearerAuth, requireRole } from "../../../middleware/auth.ts";
 import { jsonBodyParser } from "../../../middleware/body-parsers.ts";
 import { rateLimit } from "../../../middleware/rate-limit.ts";
+import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import { EmailField, UsernameField } from "../../shared/schemas.ts";
 
 const tags = ["KC7: users"];
