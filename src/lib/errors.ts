@@ -1,6 +1,8 @@
+import { HTTPException } from "hono/http-exception";
+
 /**
- * The one error type. Anything thrown that is not an ApiError becomes a 500 whose body says
- * nothing about the cause (see middleware/error-handler.ts).
+ * The one error type: Hono's HTTPException carrying the contract's envelope. Anything thrown that is not
+ * an ApiError becomes a 500 whose body says nothing about the cause (see middleware/error-handler.ts).
  */
 
 export const REASON_PHRASES: Record<number, string> = {
@@ -24,19 +26,29 @@ export interface ValidationIssue {
 
 export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 412 | 413 | 415 | 429 | 500;
 
-export class ApiError extends Error {
+export class ApiError extends HTTPException {
+	override readonly status: ErrorStatus;
+
 	constructor(
-		readonly status: ErrorStatus,
+		status: ErrorStatus,
 		message: string,
-		readonly options: { issues?: ValidationIssue[]; headers?: Record<string, string> } = {},
+		readonly details: { issues?: ValidationIssue[]; headers?: Record<string, string> } = {},
 	) {
-		super(message);
+		super(status, { message });
+		this.status = status;
 		this.name = "ApiError";
+	}
+
+	/** The envelope as a response, so the error reads the same wherever Hono renders it. */
+	override getResponse(): Response {
+		const res = Response.json(this.body(), { status: this.status });
+		for (const [name, value] of Object.entries(this.details.headers ?? {})) res.headers.set(name, value);
+		return res;
 	}
 
 	body(): ErrorBody {
 		const body: ErrorBody = { error: REASON_PHRASES[this.status] ?? "Error", message: this.message };
-		if (this.options.issues) body.issues = this.options.issues;
+		if (this.details.issues) body.issues = this.details.issues;
 		return body;
 	}
 }

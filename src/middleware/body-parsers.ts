@@ -1,79 +1,57 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
+import { FORBIDDEN_KEYS, JSON_MEDIA_TYPE, mediaTypeOf, suspiciousKey } from "../lib/body.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { AppEnv } from "../types.ts";
 
 /** JSON bodies in this API are small objects; anything larger is refused before parsing. */
 export const JSON_BODY_LIMIT = 16 * 1024;
 
-const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
-const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
-
-/** Reads at most `limit` bytes: 413 from Content-Length when present, else while streaming. */
-export async function readBodyLimited(request: Request, limit: number): Promise<Uint8Array> {
-	const declared = request.headers.get("Content-Length");
-	if (declared !== null && (!/^\d+$/.test(declared) || Number(declared) > limit)) {
-		throw new ApiError(413, `Request body must be at most ${limit} bytes`);
-	}
-	if (!request.body) return new Uint8Array();
-	const reader = request.body.getReader();
-	const chunks: Uint8Array[] = [];
-	let total = 0;
-	for (;;) {
-		const { done, value } = await reader.read();
-		if (done) break;
-		total += value.byteLength;
-		if (total > limit) {
-			await reader.cancel();
-			throw new ApiError(413, `Request body must be at most ${limit} bytes`);
-		}
-		chunks.push(value);
-	}
-	const out = new Uint8Array(total);
-	let offset = 0;
-	for (const chunk of chunks) {
-		out.set(chunk, offset);
-		offset += chunk.byteLength;
-	}
-	return out;
-}
+const tooLarge = (limit: number) => new ApiError(413, `Request body must be at most ${limit} bytes`);
 
 /**
- * Finds what JSON.parse silently accepts but a client never means: a key given twice (the
- * last would win) and prototype-polluting keys. Expects text that is already valid JSON.
+ * Puts a byte limit on the request body before anything reads it: 413 from Content-Length when it is
+ * declared, else while the body streams in (the stream errors once more than `limit` bytes passed). The
+ * request is swapped for one over the counted stream, as hono/body-limit does, so Hono's own readers
+ * (`c.req.arrayBuffer()`, `c.req.formData()`) read it once and cache the result for the route's validator.
+ * `exceeded()` tells the limit's error apart from a broken body.
  */
-export function suspiciousKey(text: string): string | null {
-	const stack: { keys: Set<string>; expectKey: boolean }[] = [];
-	for (let i = 0; i < text.length; i++) {
-		const ch = text[i];
-		if (ch === '"') {
-			let j = i + 1;
-			while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-			const top = stack[stack.length - 1];
-			if (top?.expectKey) {
-				const key = JSON.parse(text.slice(i, j + 1)) as string;
-				if (FORBIDDEN_KEYS.has(key)) return `Field "${key}" is not allowed`;
-				if (top.keys.has(key)) return `Field "${key}" is given more than once`;
-				top.keys.add(key);
-				top.expectKey = false;
+function limitBody<E extends AppEnv>(c: Context<E>, limit: number): { exceeded: () => boolean } {
+	const declared = c.req.header("Content-Length");
+	if (declared !== undefined && (!/^\d+$/.test(declared) || Number(declared) > limit)) throw tooLarge(limit);
+	const body = c.req.raw.body;
+	if (!body) return { exceeded: () => false };
+	let total = 0;
+	let exceeded = false;
+	const counter = new TransformStream<Uint8Array, Uint8Array>({
+		transform(chunk, controller) {
+			total += chunk.byteLength;
+			if (total > limit) {
+				exceeded = true;
+				controller.error(tooLarge(limit));
+				return;
 			}
-			i = j;
-		} else if (ch === "{") stack.push({ keys: new Set(), expectKey: true });
-		else if (ch === "[") stack.push({ keys: new Set(), expectKey: false });
-		else if (ch === "}" || ch === "]") stack.pop();
-		else if (ch === ",") {
-			const top = stack[stack.length - 1];
-			if (top && top.keys.size > 0) top.expectKey = true;
-		}
-	}
-	return null;
+			controller.enqueue(chunk);
+		},
+	});
+	c.req.raw = new Request(c.req.raw, { body: body.pipeThrough(counter) });
+	return { exceeded: () => exceeded };
 }
 
-const mediaTypeOf = (contentType: string) => contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+/** The whole body, at most `limit` bytes, read through Hono (and so cached for the validator). */
+async function readLimited<E extends AppEnv>(c: Context<E>, limit: number): Promise<Uint8Array> {
+	const counted = limitBody(c, limit);
+	try {
+		return new Uint8Array(await c.req.arrayBuffer());
+	} catch (error) {
+		if (counted.exceeded()) throw tooLarge(limit);
+		throw error;
+	}
+}
 
-/** Reads, checks and caches a JSON object body (see jsonBodyParser for the rules). */
+/** Reads and checks a JSON object body (see jsonBodyParser for the rules); Hono's cache keeps it for the validator. */
 async function acceptJson(c: Context<AppEnv>, limit: number) {
-	const bytes = await readBodyLimited(c.req.raw, limit);
+	const bytes = await readLimited(c, limit);
 	let text: string;
 	try {
 		text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
@@ -91,14 +69,12 @@ async function acceptJson(c: Context<AppEnv>, limit: number) {
 	}
 	const problem = suspiciousKey(text);
 	if (problem) throw new ApiError(400, problem);
-	// Hono caches body reads as promises (its type says otherwise); the validator's c.req.json() reads this.
-	(c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text);
 }
 
 /**
  * Every JSON-body route runs this before its validator: 415 for another content type, 413 past
  * the limit, 400 for bytes that are not UTF-8, not JSON, not an object, or carry duplicate or
- * prototype keys. The parsed text is handed to Hono's body cache, so the validator reuses it.
+ * prototype keys (Hono has no such guard: JSON.parse keeps the last of two keys silently).
  */
 export function jsonBodyParser(options: { limit?: number; optional?: boolean } = {}) {
 	const limit = options.limit ?? JSON_BODY_LIMIT;
@@ -107,10 +83,8 @@ export function jsonBodyParser(options: { limit?: number; optional?: boolean } =
 		// An optional body may be left out entirely (no content type, zero bytes): the validator then sees {}.
 		// Over HTTP "no body" usually arrives as an empty stream with Content-Length: 0, not as null.
 		if (options.optional && !contentType) {
-			const bytes = await readBodyLimited(c.req.raw, limit);
-			if (bytes.byteLength > 0) throw new ApiError(415, "Content-Type must be application/json");
-			// zod-openapi's media-type gate looks at the body again: it reads this cache, not the spent stream.
-			(c.req.bodyCache as Record<string, unknown>).arrayBuffer = Promise.resolve(new ArrayBuffer(0));
+			if ((await readLimited(c, limit)).byteLength > 0)
+				throw new ApiError(415, "Content-Type must be application/json");
 			return next();
 		}
 		if (!JSON_MEDIA_TYPE.test(mediaTypeOf(contentType)))
@@ -123,28 +97,6 @@ export function jsonBodyParser(options: { limit?: number; optional?: boolean } =
 /** Multipart detection, in one place: the body parser, the upload limit and the handler agree on it. */
 export const isMultipart = (contentType: string | undefined) =>
 	mediaTypeOf(contentType ?? "") === "multipart/form-data";
-
-/**
- * The request body as a stream that errors once more than `limit` bytes have passed through it, so
- * an oversized body is refused while it arrives instead of after it was buffered. `exceeded()` tells
- * that error apart from a broken body.
- */
-function countedBody(body: ReadableStream<Uint8Array>, limit: number) {
-	let total = 0;
-	let exceeded = false;
-	const counter = new TransformStream<Uint8Array, Uint8Array>({
-		transform(chunk, controller) {
-			total += chunk.byteLength;
-			if (total > limit) {
-				exceeded = true;
-				controller.error(new ApiError(413, `Request body must be at most ${limit} bytes`));
-				return;
-			}
-			controller.enqueue(chunk);
-		},
-	});
-	return { stream: body.pipeThrough(counter), exceeded: () => exceeded };
-}
 
 /**
  * For routes that take a file: `multipart/form-data` (at most `multipartLimit` bytes: 413 decided
@@ -162,19 +114,12 @@ export function multipartOrJsonBodyParser(multipartLimit: number) {
 		if (!isMultipart(contentType)) {
 			throw new ApiError(415, "Content-Type must be multipart/form-data or application/json");
 		}
-		const declared = c.req.header("Content-Length");
-		if (declared !== undefined && (!/^\d+$/.test(declared) || Number(declared) > multipartLimit)) {
-			throw new ApiError(413, `Request body must be at most ${multipartLimit} bytes`);
-		}
-		const counted = c.req.raw.body ? countedBody(c.req.raw.body, multipartLimit) : null;
-		// Swapping in a request over the counted stream (as hono/body-limit does) lets Hono's own reader
-		// parse it: c.req.formData() caches the form where the route's validator and later middleware read it.
-		if (counted) c.req.raw = new Request(c.req.raw, { body: counted.stream });
+		const counted = limitBody(c, multipartLimit);
 		let form: FormData;
 		try {
 			form = await c.req.formData();
 		} catch {
-			if (counted?.exceeded()) throw new ApiError(413, `Request body must be at most ${multipartLimit} bytes`);
+			if (counted.exceeded()) throw tooLarge(multipartLimit);
 			throw new ApiError(400, "Request body is not valid multipart/form-data");
 		}
 		const seen = new Set<string>();
@@ -200,7 +145,7 @@ export async function carriesFile<E extends AppEnv>(c: Context<E>): Promise<bool
  */
 export const rejectUnexpectedBody = createMiddleware<AppEnv>(async (c, next) => {
 	if (c.req.raw.body && c.req.method !== "GET" && c.req.method !== "HEAD") {
-		const text = new TextDecoder().decode(await readBodyLimited(c.req.raw, JSON_BODY_LIMIT)).trim();
+		const text = new TextDecoder().decode(await readLimited(c, JSON_BODY_LIMIT)).trim();
 		if (text !== "" && text.replace(/\s+/g, "") !== "{}")
 			throw new ApiError(400, "This endpoint takes no request body");
 	}

@@ -8,7 +8,7 @@ import type { AppEnv } from "../types.ts";
 
 function respond(c: Context<AppEnv>, error: ApiError) {
 	const res = c.json(error.body(), error.status);
-	for (const [name, value] of Object.entries(error.options.headers ?? {})) res.headers.set(name, value);
+	for (const [name, value] of Object.entries(error.details.headers ?? {})) res.headers.set(name, value);
 	return res;
 }
 

@@ -5,25 +5,20 @@ import { ApiError } from "../lib/errors.ts";
 import { describeError } from "../lib/log.ts";
 import type { AppEnv } from "../types.ts";
 
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
 /**
- * Request id, parsed configuration and the service dependencies (`deps`), set once for every request. Invalid
+ * Parsed configuration and the service dependencies (`deps`), set once for every request, after Hono's
+ * request-id middleware (`c.var.requestId`, echoed in `X-Request-Id`). Invalid
  * configuration fails closed: every request gets the 500 envelope (the variable is named in the
  * log once per isolate by getConfig), never an answer computed with a guessed setting.
  */
 export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
-	const incoming = c.req.header("X-Request-Id");
-	const requestId = incoming && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
-	c.set("requestId", requestId);
+	const { requestId } = c.var;
 	try {
 		c.set("config", getConfig(c.env));
 	} catch (error) {
 		if (!(error instanceof ConfigError)) throw error;
-		const res = c.json(new ApiError(500, "An unexpected error occurred").body(), 500);
-		res.headers.set("X-Request-Id", requestId);
-		res.headers.set("Cache-Control", "no-store");
-		return res;
+		c.header("Cache-Control", "no-store");
+		return c.json(new ApiError(500, "An unexpected error occurred").body(), 500);
 	}
 	const db = createDb(c.env.DB);
 	c.set("deps", {
