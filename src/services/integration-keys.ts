@@ -1,6 +1,9 @@
 import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { type IntegrationKeyScope, integrationKeys, oneTimeTokens } from "../db/schema.ts";
+
+export { INTEGRATION_KEY_SCOPES } from "../db/schema.ts";
+
 import { randomToken, sha256 } from "../lib/encoding.ts";
 import { badRequest } from "../lib/errors.ts";
 import type { DbDeps } from "./deps.ts";

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { INTEGRATION_KEY_SCOPES } from "../../../db/schema.ts";
 import { bearerAuth, requireRole } from "../../../middleware/auth.ts";
 import { jsonBodyParser } from "../../../middleware/body-parsers.ts";
+import { INTEGRATION_KEY_SCOPES } from "../../../services/integration-keys.ts";
 import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import { idParam, plainText } from "../../shared/schemas.ts";
 
