@@ -80,7 +80,7 @@ export function createApp() {
 export type App = ReturnType<typeof createApp>;
 
 /** `/user/{userId{[0-9]+}}` → `/user/{userId}` */
-export const normalizePath = (path: string) => path.replace(/\{(\w+)\{[^/]*?\}\}/g, "{$1}");
+const normalizePath = (path: string) => path.replace(/\{(\w+)\{[^/]*?\}\}/g, "{$1}");
 
 export function openApiDocument(app: App, config: Pick<Config, "publicBaseUrl" | "isDevelopment">) {
 	const document = app.getOpenAPI31Document({

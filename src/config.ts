@@ -13,7 +13,7 @@ export const DEFAULT_RATE_LIMITS = {
 	uploadUser: { limit: 30, windowSeconds: 60 * 60 },
 } as const;
 export type RateLimitName = keyof typeof DEFAULT_RATE_LIMITS;
-export interface RateLimitRule {
+interface RateLimitRule {
 	limit: number;
 	windowSeconds: number;
 }

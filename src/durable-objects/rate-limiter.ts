@@ -43,23 +43,12 @@ export class RateLimiter extends DurableObject<Env> {
 		return this.decide(hits, limit, windowMs, now, true);
 	}
 
-	/** The decision a hit would get, without counting one. */
-	peek(limit: number, windowMs: number): RateLimitDecision {
-		const now = Date.now();
-		const hits = this.load(windowMs, now);
-		return this.decide(hits, limit, windowMs, now, false);
-	}
-
 	/** Takes back the most recent hit (an attempt that turned out not to count). */
 	refund(windowMs: number): void {
 		const now = Date.now();
 		const hits = this.load(windowMs, now);
 		hits.pop();
 		this.save(hits, windowMs);
-	}
-
-	reset(): void {
-		this.ctx.storage.kv.delete("hits");
 	}
 
 	override async alarm() {

@@ -60,9 +60,6 @@ export interface ErrorBody {
 }
 
 export const badRequest = (message: string, issues?: ValidationIssue[]) => new ApiError(400, message, { issues });
-export const unauthorized = (message = "Authentication required") => new ApiError(401, message);
-export const forbidden = (message = "Insufficient permissions") => new ApiError(403, message);
-export const notFound = (message = "Resource not found") => new ApiError(404, message);
 export const conflict = (message: string) => new ApiError(409, message);
 
 export function tooManyRequests(retryAfterSeconds: number, headers: Record<string, string> = {}) {

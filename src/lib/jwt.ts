@@ -25,7 +25,7 @@ export interface AccessClaims {
 	expiresAt: number; // seconds
 }
 
-export interface PublicJwk {
+interface PublicJwk {
 	kty: string;
 	crv: string;
 	x: string;

@@ -14,7 +14,7 @@ import { base64url, constantTimeEqual, fromBase64url, randomBytes } from "./enco
  */
 
 export const PBKDF2_MAX_ITERATIONS = 100_000;
-export const PASSWORD_PARAMS = { iterations: PBKDF2_MAX_ITERATIONS, saltBytes: 16, hashBytes: 32 } as const;
+const PASSWORD_PARAMS = { iterations: PBKDF2_MAX_ITERATIONS, saltBytes: 16, hashBytes: 32 } as const;
 const ALGORITHM = "pbkdf2-sha256";
 
 export interface Pepper {

@@ -15,7 +15,7 @@ export function parseId(value: string): number | null {
 }
 
 /** "firstName" → "First name", "user.email" → "User email". */
-export function humanize(path: string): string {
+function humanize(path: string): string {
 	const words = path
 		.replace(/([a-z0-9])([A-Z])/g, "$1 $2")
 		.replace(/[._]/g, " ")

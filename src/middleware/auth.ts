@@ -10,7 +10,7 @@ export type AuthEnv = AppEnv & { Variables: { auth: AccessClaims } };
 /** Behind optionalBearerAuth: the claims when a valid token came along. */
 export type OptionalAuthEnv = AppEnv & { Variables: { auth: AccessClaims | undefined } };
 
-export const INVALID_ACCESS_TOKEN = "Invalid or expired token";
+const INVALID_ACCESS_TOKEN = "Invalid or expired token";
 
 const BEARER = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\s*$/i;
 

@@ -5,7 +5,7 @@ import { ApiError } from "../lib/errors.ts";
 import type { AppEnv } from "../types.ts";
 
 /** JSON bodies in this API are small objects; anything larger is refused before parsing. */
-export const JSON_BODY_LIMIT = 16 * 1024;
+const JSON_BODY_LIMIT = 16 * 1024;
 
 const tooLarge = (limit: number) => new ApiError(413, `Request body must be at most ${limit} bytes`);
 

@@ -42,7 +42,7 @@ import {
 /** The public half of every configured signing key: what /.well-known/jwks.json publishes. */
 export const publicSigningKeys = (deps: Pick<Deps, "env">) => publicJwks(deps.env.JWT_PRIVATE_KEYS);
 
-export async function issueAccessToken(deps: Deps, subject: Pick<AccessClaims, "userId" | "sessionId" | "roles">) {
+async function issueAccessToken(deps: Deps, subject: Pick<AccessClaims, "userId" | "sessionId" | "roles">) {
 	return signAccessToken(deps.env.JWT_PRIVATE_KEYS, deps.config, subject);
 }
 

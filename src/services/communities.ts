@@ -15,7 +15,7 @@ const categoriesOfUser = sql`(select coalesce(json_group_array(name), '[]') from
 	join community_memberships m on m.community_id = cc.community_id
 	where m.user_id = ${users.id} order by cc.name))`;
 
-export function recomputeCategoriesStatement(db: Db, userId: number, now = Date.now()) {
+function recomputeCategoriesStatement(db: Db, userId: number, now = Date.now()) {
 	return db
 		.update(users)
 		.set({ categories: categoriesOfUser, updatedAt: now })

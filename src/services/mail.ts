@@ -5,7 +5,7 @@ import { devOutbox } from "../db/schema.ts";
 import type { Deps } from "./deps.ts";
 import { normalizeEmail } from "./users.ts";
 
-export interface MailMessage {
+interface MailMessage {
 	to: string;
 	subject: string;
 	text: string;
@@ -16,7 +16,7 @@ export interface Mailer {
 }
 
 /** Development: mail lands in D1 and is read back at GET /dev/outbox. */
-export function outboxMailer(db: Db): Mailer {
+function outboxMailer(db: Db): Mailer {
 	return {
 		async send(message) {
 			await db.insert(devOutbox).values({ ...message, createdAt: Date.now() });
@@ -25,7 +25,7 @@ export function outboxMailer(db: Db): Mailer {
 }
 
 /** Production: any Resend-compatible JSON API (POST {from, to, subject, text}, Bearer key). */
-export function httpMailer(mail: Config["mail"]): Mailer {
+function httpMailer(mail: Config["mail"]): Mailer {
 	return {
 		async send(message) {
 			if (!mail.apiUrl || !mail.apiKey)

@@ -4,7 +4,7 @@ import type { DbDeps } from "./deps.ts";
 import { userExistsStatement } from "./users.ts";
 
 /** progress = score / max_score, a 0–1 fraction (0 when not started). */
-export function progressOf(score: number, maxScore: number): number {
+function progressOf(score: number, maxScore: number): number {
 	return maxScore > 0 ? Math.min(1, Math.max(0, score / maxScore)) : 0;
 }
 

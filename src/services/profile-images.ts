@@ -17,7 +17,7 @@ import type { Deps } from "./deps.ts";
  */
 
 export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
-export const IMAGE_KEY_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+const IMAGE_KEY_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 export const IMAGE_PREFIX = "profile-images/";
 
 /** An upload that no row adopted within this time is deleted by the cron (a crashed or failed request). */
@@ -37,7 +37,7 @@ export const objectKeyOf = (key: string) => `${IMAGE_PREFIX}${key}`;
 
 const ascii = (bytes: Uint8Array, from: number, to: number) => String.fromCharCode(...bytes.subarray(from, to));
 
-export function sniffImageType(bytes: Uint8Array): ImageType | null {
+function sniffImageType(bytes: Uint8Array): ImageType | null {
 	if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "image/jpeg";
 	const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 	if (bytes.length >= 8 && png.every((b, i) => bytes[i] === b)) return "image/png";

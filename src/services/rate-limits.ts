@@ -15,7 +15,7 @@ async function stub(env: Env, { name, key }: Limited) {
 	return env.RATE_LIMITER.getByName(`${name}:${await sha256(key.toLowerCase())}`);
 }
 
-export async function hit(env: Env, config: Config, target: Limited): Promise<RateLimitDecision> {
+async function hit(env: Env, config: Config, target: Limited): Promise<RateLimitDecision> {
 	const rule = config.rateLimits[target.name];
 	return (await stub(env, target)).hit(rule.limit, rule.windowSeconds * 1000);
 }

@@ -12,12 +12,12 @@ import { rolesOf } from "./users.ts";
  */
 
 export const SESSION_IDLE_MS = 14 * 24 * 60 * 60 * 1000;
-export const SESSION_ABSOLUTE_MS = 30 * 24 * 60 * 60 * 1000;
+const SESSION_ABSOLUTE_MS = 30 * 24 * 60 * 60 * 1000;
 export const REFRESH_GRACE_MS = 10 * 1000;
 
 const TOKEN_SHAPE = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 
-export interface NewSession {
+interface NewSession {
 	sessionId: string;
 	refreshToken: string;
 	expiresAt: number;

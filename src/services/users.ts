@@ -15,7 +15,7 @@ import {
 } from "./profile-images.ts";
 import { subscriptionExpressions } from "./subscription-rule.ts";
 
-export type UserRow = typeof users.$inferSelect;
+type UserRow = typeof users.$inferSelect;
 export interface UserRecord extends UserRow {
 	roles: Role[];
 	communities: number[];
@@ -28,7 +28,7 @@ export const rolesOf = (userId: SQLWrapper) =>
 	sql<string | null>`(select group_concat(role) from user_roles where user_roles.user_id = ${userId})`;
 
 /** The username rule's comparison: usernames match whatever their case. */
-export const usernameIs = (username: string) => sql`lower(${users.username}) = lower(${username.trim()})`;
+const usernameIs = (username: string) => sql`lower(${users.username}) = lower(${username.trim()})`;
 
 /**
  * Columns of a user record. Roles, memberships and the subscription as of `now` come along in the

@@ -5,7 +5,7 @@ import { expect } from "vitest";
 import { createApp } from "../../src/app.ts";
 import { uniqueIp } from "./unique.ts";
 
-export const BASE = "http://localhost:8787";
+const BASE = "http://localhost:8787";
 
 /** Vars of a production deploy (development-only behaviour off, a real mail provider configured). */
 export const PRODUCTION_VARS = {

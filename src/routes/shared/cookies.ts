@@ -3,7 +3,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { ApiError } from "../../lib/errors.ts";
 import type { AppEnv } from "../../types.ts";
 
-export const REFRESH_COOKIE = "refresh_token";
+const REFRESH_COOKIE = "refresh_token";
 /** Both surfaces' answer to a refresh cookie that is missing, unknown, expired, reused or doubled. */
 export const INVALID_REFRESH_TOKEN = "Invalid refresh token";
 

@@ -3,7 +3,7 @@ import { sha256 } from "../../lib/encoding.ts";
 import type { AppEnv } from "../../types.ts";
 
 /** One entity tag of a conditional header: `opaque` keeps its quotes (`"x"`), `weak` says `W/` preceded it. */
-export interface EntityTag {
+interface EntityTag {
 	weak: boolean;
 	opaque: string;
 }
@@ -17,7 +17,7 @@ const ENTITY_TAG = /^(W\/)?("[\x21\x23-\x7e\x80-\xff]*")$/;
  * `*` inside a list — is malformed and reads as null, exactly like an absent header: a client's
  * broken header must never turn into an error of ours.
  */
-export function parseEntityTags(value: string | null | undefined): "*" | EntityTag[] | null {
+function parseEntityTags(value: string | null | undefined): "*" | EntityTag[] | null {
 	if (value === null || value === undefined) return null;
 	const text = value.trim();
 	if (text === "*") return "*";
@@ -36,11 +36,7 @@ export function parseEntityTags(value: string | null | undefined): "*" | EntityT
  * Whether a parsed condition matches the current entity tag (`"x"` or `W/"x"`). Strong comparison
  * (If-Match) needs both tags strong; weak comparison (If-None-Match) ignores `W/` (RFC 9110 §8.8.3.2).
  */
-export function entityTagMatches(
-	condition: "*" | EntityTag[],
-	current: string,
-	comparison: "strong" | "weak",
-): boolean {
+function entityTagMatches(condition: "*" | EntityTag[], current: string, comparison: "strong" | "weak"): boolean {
 	if (condition === "*") return true;
 	const own = parseEntityTags(current);
 	if (own === null || own === "*" || own.length !== 1) return false;

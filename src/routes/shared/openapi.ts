@@ -7,7 +7,7 @@ import { rejectUnexpectedBody } from "../../middleware/body-parsers.ts";
 import { securityOf } from "../../middleware/security.ts";
 import type { AppEnv } from "../../types.ts";
 
-export const ErrorSchema = z
+const ErrorSchema = z
 	.object({
 		error: z.string().openapi({ example: "Bad Request" }),
 		message: z.string().openapi({ example: "Email is required" }),

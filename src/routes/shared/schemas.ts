@@ -6,7 +6,7 @@ import { ID_PATTERN } from "../../lib/validation.ts";
 
 /** Schemas more than one resource returns or accepts. */
 
-export const RoleSchema = z.enum(ROLES).openapi("Role");
+const RoleSchema = z.enum(ROLES).openapi("Role");
 
 export const IldUserSchema = z
 	.object({

@@ -28,7 +28,7 @@ const ProgressItemSchema = z
 	})
 	.openapi("Kc7ModuleProgressItem");
 
-export const ProgressSchema = z
+const ProgressSchema = z
 	.object({
 		user_id: z.number().int(),
 		module_id: z.number().int(),

@@ -9,7 +9,7 @@ import { EmailField, UsernameField } from "../../shared/schemas.ts";
 const tags = ["KC7: users"];
 const STAFF = "Requires role Admin, Manager or API.";
 
-export const Kc7UserSchema = z
+const Kc7UserSchema = z
 	.object({
 		user_id: z.number().int().openapi({ example: 1 }),
 		username: z.string().nullable().openapi({ example: "user" }),
