@@ -137,12 +137,18 @@ describe("GET /auth/magic-link", () => {
 			await magic(`token=${token}`, { headers: { Purpose: "prefetch" } }),
 			await magic("token=not-a-valid-token", { method: "HEAD" }),
 			await send(`/auth/token-login?token=${token}`, { method: "HEAD" }),
+			// Peeks are answered before the query is validated: a token over the 512-character limit (a 400 for
+			// GET) or a `next` over its limit is still a 204 for HEAD and prefetches.
+			await magic(`token=${"x".repeat(600)}`, { method: "HEAD" }),
+			await send(`/auth/token-login?token=${"x".repeat(600)}`, { method: "HEAD" }),
+			await magic(`token=${token}&next=/${"a".repeat(3000)}`, { headers: { "Sec-Purpose": "prefetch" } }),
 		];
 		for (const res of peeks) {
 			expect(res.status).toBe(204);
 			expect(refreshCookieOf(res)).toBeNull();
 		}
 		expect((await magic(`token=${token}`)).status).toBe(302);
+		await expectError(await send(`/auth/token-login?token=${"x".repeat(600)}`), 400);
 	});
 
 	it("redirects to `next` only inside allowed origins", async () => {
