@@ -1,4 +1,4 @@
-import { eq, sql } from "drizzle-orm";
+import { eq, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { users } from "../db/schema.ts";
 import { badRequest } from "../lib/errors.ts";
@@ -132,7 +132,7 @@ export async function loginWithPassword(
 
 /** Sends a verification or reset mail if the address's mail budget allows; never throws to the caller. */
 async function sendTokenMail(deps: Deps, user: UserRecord, kind: "verify-email" | "password-reset") {
-	const { token } = await issueOneTimeToken({ db: deps.db, kv: deps.env.TOKENS }, { purpose: kind, userId: user.id });
+	const { token } = await issueOneTimeToken(deps, { purpose: kind, userId: user.id });
 	const mailer = createMailer(deps);
 	if (kind === "verify-email") {
 		await mailer.send({
@@ -174,18 +174,18 @@ export async function register(
 	return user;
 }
 
+/** A mail we sent was answered: the address is proven from `now` on (the first proof's time is kept). */
+const mailboxProven = (now: number | SQL) => ({
+	emailVerifiedAt: sql<number>`coalesce(${users.emailVerifiedAt}, ${now})`,
+});
+
 export async function verifyEmail(deps: Deps, token: string): Promise<boolean> {
-	const consumed = await consumeOneTimeToken(
-		{ db: deps.db, kv: deps.env.TOKENS },
-		"verify-email",
-		token,
-		({ subject, now }) => [
-			deps.db
-				.update(users)
-				.set({ emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now})`, updatedAt: now })
-				.where(eq(users.id, subject)),
-		],
-	);
+	const consumed = await consumeOneTimeToken(deps, "verify-email", token, ({ subject, now }) => [
+		deps.db
+			.update(users)
+			.set({ ...mailboxProven(now), updatedAt: now })
+			.where(eq(users.id, subject)),
+	]);
 	return consumed !== null;
 }
 
@@ -215,19 +215,14 @@ export async function resetPassword(deps: Deps, token: string, password: string)
 	if (!user) return "invalid-token";
 	refuseWeakPassword(password, user, "password");
 	const passwordHash = await hashPassword(password, deps.config.peppers);
-	const consumed = await consumeOneTimeToken(
-		{ db: deps.db, kv: deps.env.TOKENS },
-		"password-reset",
-		token,
-		({ subject, now }) => [
-			deps.db
-				.update(users)
-				.set({ passwordHash, emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now})`, updatedAt: now })
-				.where(eq(users.id, subject)),
-			revokeAllSessionsStatement(deps.db, subject, now),
-			closeOpenTokensStatement(deps.db, subject, "all", now),
-		],
-	);
+	const consumed = await consumeOneTimeToken(deps, "password-reset", token, ({ subject, now }) => [
+		deps.db
+			.update(users)
+			.set({ passwordHash, ...mailboxProven(now), updatedAt: now })
+			.where(eq(users.id, subject)),
+		revokeAllSessionsStatement(deps.db, subject, now),
+		closeOpenTokensStatement(deps.db, subject, "all", now),
+	]);
 	return consumed ? "ok" : "invalid-token";
 }
 

@@ -23,7 +23,7 @@ export async function createLoginLink(
 	if (refusal || !target) return { ok: false, reason: refusal ?? "not-found" };
 	const now = Date.now();
 	const { token } = await issueOneTimeToken(
-		{ db: deps.db, kv: deps.env.TOKENS },
+		deps,
 		{
 			purpose: "login",
 			userId: target.id,
@@ -50,7 +50,7 @@ export type RedeemResult = SessionOpening | { ok: false; reason: "invalid" };
  * again against the account as it is now: a role granted after minting cannot ride on the link.
  */
 export async function redeemLoginToken(deps: Deps, token: string, userAgent?: string): Promise<RedeemResult> {
-	const consumed = await consumeOneTimeToken({ db: deps.db, kv: deps.env.TOKENS }, "login", token);
+	const consumed = await consumeOneTimeToken(deps, "login", token);
 	if (!consumed) return { ok: false, reason: "invalid" };
 	const user = await findUserById(deps, consumed.userId);
 	if (!user || targetRefusal(consumed.meta.callerIsAdmin === true, user.roles)) return { ok: false, reason: "invalid" };

@@ -3,6 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client.ts";
 import { oneTimeTokens } from "../db/schema.ts";
 import { randomToken, sha256 } from "../lib/encoding.ts";
+import type { Deps } from "./deps.ts";
 
 /**
  * One-time tokens (email verification, password reset, login links): 256 random bits, shown
@@ -24,10 +25,8 @@ export type TokenPurpose = keyof typeof TOKEN_PURPOSES;
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 const kvKey = (hash: string) => `ott:${hash}`;
 
-export interface TokenStores {
-	db: Db;
-	kv: KVNamespace;
-}
+/** The stores a token lives in: D1 (the judge) and KV (`env.TOKENS`, a copy). */
+type TokenStores = Pick<Deps, "db" | "env">;
 
 export async function issueOneTimeToken(
 	deps: TokenStores,
@@ -55,7 +54,7 @@ export async function issueOneTimeToken(
 	// D1 already holds the live token: a KV failure here costs nothing but the copy, so it is logged, not thrown.
 	try {
 		const stored = { purpose: input.purpose, userId: input.userId, expiresAt };
-		await deps.kv.put(kvKey(tokenHash), JSON.stringify(stored), { expirationTtl: ttlSeconds });
+		await deps.env.TOKENS.put(kvKey(tokenHash), JSON.stringify(stored), { expirationTtl: ttlSeconds });
 	} catch (error) {
 		console.warn(
 			JSON.stringify({ level: "warn", oneTimeToken: { purpose: input.purpose, kvWrite: (error as Error).name } }),

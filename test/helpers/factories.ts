@@ -89,5 +89,5 @@ export const community = (categories: string[]) =>
 
 /** A login-link token for the user, as POST /api/users/{user_id}/magic-link would mint (without its checks). */
 export async function loginLinkToken(userId: number) {
-	return (await issueOneTimeToken({ db: db(), kv: env.TOKENS }, { purpose: "login", userId })).token;
+	return (await issueOneTimeToken({ db: db(), env }, { purpose: "login", userId })).token;
 }

@@ -24,10 +24,7 @@ describe("logs carry no secrets", () => {
 
 	it("a failing reset logs the route pattern and the cause, not the token, its hash or the email", async () => {
 		const user = await createUser();
-		const { token } = await issueOneTimeToken(
-			{ db: db(), kv: env.TOKENS },
-			{ purpose: "password-reset", userId: user.id },
-		);
+		const { token } = await issueOneTimeToken({ db: db(), env }, { purpose: "password-reset", userId: user.id });
 		const logged: string[] = [];
 		vi.spyOn(console, "error").mockImplementation((...args) => logged.push(args.map(String).join(" ")));
 		const res = await sendWith({ DB: failingD1() }, `/sign/reset/${token}`, {

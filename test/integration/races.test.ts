@@ -15,7 +15,7 @@ const ROUNDS = 20;
 const RACERS = 20;
 
 async function tokenFor(purpose: TokenPurpose, userId: number) {
-	return (await issueOneTimeToken({ db: db(), kv: env.TOKENS }, { purpose, userId })).token;
+	return (await issueOneTimeToken({ db: db(), env }, { purpose, userId })).token;
 }
 
 const winners = (responses: Response[], ok: number[]) => responses.filter((r) => ok.includes(r.status)).length;

@@ -13,7 +13,7 @@ import {
 import { db } from "../helpers/d1.ts";
 import { createUser } from "../helpers/factories.ts";
 
-const stores = () => ({ db: db(), kv: env.TOKENS });
+const stores = () => ({ db: db(), env });
 
 /** A KV namespace that has not (yet) seen anything: every read misses. */
 function missingKv(): KVNamespace {
@@ -67,7 +67,7 @@ describe("one-time tokens", () => {
 	it("accepts a live token that KV has not seen (another location), and decides single use in D1", async () => {
 		const user = await createUser();
 		const { token } = await issueOneTimeToken(stores(), { purpose: "login", userId: user.id });
-		const blindKv = { ...stores(), kv: missingKv() };
+		const blindKv = { db: db(), env: { ...env, TOKENS: missingKv() } };
 		expect(await consumeOneTimeToken(blindKv, "login", token)).toMatchObject({ userId: user.id });
 		expect(await consumeOneTimeToken(blindKv, "login", token)).toBeNull();
 	});
@@ -78,7 +78,7 @@ describe("one-time tokens", () => {
 		const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
 		const failingKv = {
 			db: db(),
-			kv: { put: () => Promise.reject(new Error("KV write failed")) } as unknown as KVNamespace,
+			env: { ...env, TOKENS: { put: () => Promise.reject(new Error("KV write failed")) } as unknown as KVNamespace },
 		};
 		const second = await issueOneTimeToken(failingKv, {
 			purpose: "password-reset",

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { ApiError } from "../../lib/errors.ts";
-import { refreshAccess, type SignedIn } from "../../services/auth.ts";
+import { clientIp } from "../../lib/rate-limit.ts";
+import { loginWithPassword, refreshAccess, type SignedIn } from "../../services/auth.ts";
 import type { AppEnv } from "../../types.ts";
 import { clearRefreshCookie, INVALID_REFRESH_TOKEN, noStore, readRefreshCookie, setRefreshCookie } from "./cookies.ts";
 
@@ -23,4 +24,16 @@ export async function refreshFromCookie<E extends AppEnv>(c: Context<E>): Promis
 	}
 	if (result.rotated) setRefreshCookie(c, result.rotated.refreshToken, result.rotated.expiresAt);
 	return result.accessToken;
+}
+
+/** Password sign-in for either surface: the request's client address and user agent go along to the core. */
+export function signInWithPassword<E extends AppEnv>(
+	c: Context<E>,
+	input: { identifier: string; by: "email" | "emailOrUsername"; password: string },
+) {
+	return loginWithPassword(c.var.deps, {
+		...input,
+		ip: clientIp(c.req.raw.headers),
+		userAgent: c.req.header("User-Agent"),
+	});
 }

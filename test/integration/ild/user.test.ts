@@ -417,7 +417,7 @@ describe("PUT /user/changepassword", () => {
 describe("secrets change, old doors close", () => {
 	it("a password change closes the user's open reset and login-link tokens (not their email verification)", async () => {
 		const user = await createUser();
-		const verify = await issueOneTimeToken({ db: db(), kv: env.TOKENS }, { purpose: "verify-email", userId: user.id });
+		const verify = await issueOneTimeToken({ db: db(), env }, { purpose: "verify-email", userId: user.id });
 		await sendJson("/sign/reset", { email: user.email });
 		const resetToken = tokenFromMail((await mailFor(user.email, /reset/i)).text);
 		const link = await loginLinkToken(user.id);

@@ -7,20 +7,14 @@ import type { AuthEnv, OptionalAuthEnv } from "../../../middleware/auth.ts";
 import * as auth from "../../../services/auth.ts";
 import type { AppEnv } from "../../../types.ts";
 import { clearRefreshCookie, noStore, readRefreshCookie } from "../../shared/cookies.ts";
-import { refreshFromCookie, startSession } from "../../shared/session.ts";
+import { refreshFromCookie, signInWithPassword, startSession } from "../../shared/session.ts";
 import { ILD } from "../messages.ts";
 import { toIldUser } from "../presenters.ts";
 import type * as routes from "./sign.routes.ts";
 
 export const login: RouteHandler<typeof routes.login, AppEnv> = async (c) => {
 	const { email, password } = c.req.valid("json");
-	const result = await auth.loginWithPassword(c.var.deps, {
-		identifier: email,
-		by: "email",
-		password,
-		ip: clientIp(c.req.raw.headers),
-		userAgent: c.req.header("User-Agent"),
-	});
+	const result = await signInWithPassword(c, { identifier: email, by: "email", password });
 	if (!result.ok) {
 		throw result.reason === "unverified"
 			? new ApiError(403, ILD.emailNotVerified)

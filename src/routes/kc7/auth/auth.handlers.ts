@@ -1,21 +1,13 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { ApiError } from "../../../lib/errors.ts";
-import { clientIp } from "../../../lib/rate-limit.ts";
-import { loginWithPassword } from "../../../services/auth.ts";
 import type { AppEnv } from "../../../types.ts";
-import { refreshFromCookie, startSession } from "../../shared/session.ts";
+import { refreshFromCookie, signInWithPassword, startSession } from "../../shared/session.ts";
 import { KC7 } from "../messages.ts";
 import type * as routes from "./auth.routes.ts";
 
 export const authenticate: RouteHandler<typeof routes.authenticate, AppEnv> = async (c) => {
 	const { username, password } = c.req.valid("json");
-	const result = await loginWithPassword(c.var.deps, {
-		identifier: username,
-		by: "emailOrUsername",
-		password,
-		ip: clientIp(c.req.raw.headers),
-		userAgent: c.req.header("User-Agent"),
-	});
+	const result = await signInWithPassword(c, { identifier: username, by: "emailOrUsername", password });
 	if (!result.ok) {
 		throw result.reason === "unverified"
 			? new ApiError(403, KC7.emailNotVerified)
