@@ -14,7 +14,7 @@ export default {
 	async scheduled(_controller, env, ctx) {
 		const db = createDb(env.DB);
 		ctx.waitUntil(
-			Promise.allSettled([purgeExpiredRows({ db }), purgeDueImages(db, env.PROFILE_IMAGES)]).then(([rows, images]) => {
+			Promise.allSettled([purgeExpiredRows({ db }), purgeDueImages({ db, env })]).then(([rows, images]) => {
 				if (rows.status === "fulfilled" && images.status === "fulfilled") {
 					console.log(JSON.stringify({ level: "info", cleanup: { ...rows.value, images: images.value } }));
 					return;

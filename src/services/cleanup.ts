@@ -1,7 +1,6 @@
 import { and, asc, isNotNull, lt, lte, or, sql } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
 import { devOutbox, imageDeletions, oneTimeTokens, sessions } from "../db/schema.ts";
-import type { DbDeps } from "./deps.ts";
+import type { DbDeps, Deps } from "./deps.ts";
 import { IMAGE_PREFIX } from "./profile-images.ts";
 import { SESSION_IDLE_MS } from "./sessions.ts";
 
@@ -46,7 +45,8 @@ const MAX_IMAGE_PAGES = 50;
  * Rows are removed through one JSON parameter, so D1's 100-parameter cap never applies. The bucket
  * is never listed: nothing but an object this code queued, under the image prefix, is deleted.
  */
-export async function purgeDueImages(db: Db, bucket: R2Bucket, now = Date.now()): Promise<number> {
+export async function purgeDueImages({ db, env }: Pick<Deps, "db" | "env">, now = Date.now()): Promise<number> {
+	const bucket = env.PROFILE_IMAGES;
 	let removed = 0;
 	for (let page = 0; page < MAX_IMAGE_PAGES; page++) {
 		const due = await db

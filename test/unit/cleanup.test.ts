@@ -98,7 +98,7 @@ describe("daily cleanup", () => {
 			},
 		});
 
-		expect(await purgeDueImages(db(), bucket, now)).toBeGreaterThanOrEqual(1);
+		expect(await purgeDueImages({ db: db(), env: { ...env, PROFILE_IMAGES: bucket } }, now)).toBeGreaterThanOrEqual(1);
 		expect(await env.PROFILE_IMAGES.head(objectKeyOf(due))).toBeNull();
 		expect(await env.PROFILE_IMAGES.head(objectKeyOf(later))).not.toBeNull();
 		expect(await env.PROFILE_IMAGES.head(objectKeyOf(unqueued))).not.toBeNull();
@@ -110,10 +110,10 @@ describe("daily cleanup", () => {
 		expect(left.map((r) => r.key)).toEqual([objectKeyOf(later)]);
 
 		// Idempotent: a second run finds nothing of these left to do.
-		await purgeDueImages(db(), bucket, now);
+		await purgeDueImages({ db: db(), env: { ...env, PROFILE_IMAGES: bucket } }, now);
 		expect(await env.PROFILE_IMAGES.head(objectKeyOf(later))).not.toBeNull();
 		// Once the pending upload is due, it goes too.
-		await purgeDueImages(db(), bucket, now + 2 * DAY);
+		await purgeDueImages({ db: db(), env: { ...env, PROFILE_IMAGES: bucket } }, now + 2 * DAY);
 		expect(await env.PROFILE_IMAGES.head(objectKeyOf(later))).toBeNull();
 	});
 
@@ -124,13 +124,15 @@ describe("daily cleanup", () => {
 			.insert(imageDeletions)
 			.values({ objectKey: objectKeyOf(key), reason: "replaced", dueAt: 0 });
 		const failing = { delete: () => Promise.reject(new Error("R2 unavailable")) } as unknown as R2Bucket;
-		await expect(purgeDueImages(db(), failing)).rejects.toThrow("R2 unavailable");
+		await expect(purgeDueImages({ db: db(), env: { ...env, PROFILE_IMAGES: failing } })).rejects.toThrow(
+			"R2 unavailable",
+		);
 		const row = await db()
 			.select()
 			.from(imageDeletions)
 			.where(eq(imageDeletions.objectKey, objectKeyOf(key)));
 		expect(row).toHaveLength(1);
-		await purgeDueImages(db(), env.PROFILE_IMAGES);
+		await purgeDueImages({ db: db(), env });
 		expect(await env.PROFILE_IMAGES.head(objectKeyOf(key))).toBeNull();
 	});
 

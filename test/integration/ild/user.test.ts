@@ -259,7 +259,7 @@ describe("profile images", () => {
 			{ key: objectKeyOf(first.profileImage as string), reason: "replaced" },
 		]);
 		// The daily sweep finishes the job.
-		await purgeDueImages(db(), env.PROFILE_IMAGES);
+		await purgeDueImages({ db: db(), env });
 		expect(await objectsOf(user.id)).toEqual([second.profileImage]);
 		expect(await queued(first.profileImage as string)).toEqual([]);
 	});
