@@ -27,6 +27,11 @@ export const users = sqliteTable(
 		// `provisioned`-scope integration key may mint links only for users its owner provisioned.
 		// (Plain integer: a self-reference would make the table type refer to itself.)
 		provisionedBy: integer("provisioned_by"),
+		// A ban: in force while banned_at is set and banned_until is null (indefinite) or still ahead; decided
+		// when read, so a timed ban ends by itself.
+		bannedAt: integer("banned_at"),
+		bannedUntil: integer("banned_until"),
+		banReason: text("ban_reason"),
 		createdAt: integer("created_at").notNull(),
 		updatedAt: integer("updated_at").notNull(),
 	},
@@ -76,6 +81,9 @@ export const communityMemberships = sqliteTable(
  * only hashes of secrets are stored. Rotation keeps the current and the previous hash,
  * which is all the contract's grace/reuse rules need.
  */
+export const SESSION_METHODS = ["password", "link", "reset"] as const;
+export const DEVICE_TYPES = ["desktop", "mobile", "tablet", "unknown"] as const;
+
 export const sessions = sqliteTable(
 	"sessions",
 	{
@@ -92,6 +100,14 @@ export const sessions = sqliteTable(
 		expiresAt: integer("expires_at").notNull(),
 		revokedAt: integer("revoked_at"),
 		userAgent: text("user_agent"),
+		// The device, as the user sees it in their session list: how the session began, the user agent parsed,
+		// and the edge's country and city (null locally). Updated at sign-in and at each refresh.
+		method: text("method", { enum: SESSION_METHODS }).notNull().default("password"),
+		browser: text("browser"),
+		os: text("os"),
+		deviceType: text("device_type", { enum: DEVICE_TYPES }).notNull().default("unknown"),
+		country: text("country"),
+		city: text("city"),
 	},
 	(t) => [uniqueIndex("sessions_family_unique").on(t.family), index("sessions_user_idx").on(t.userId)],
 );
@@ -231,4 +247,64 @@ export const imageDeletions = sqliteTable(
 		dueAt: integer("due_at").notNull(),
 	},
 	(t) => [index("image_deletions_due_idx").on(t.dueAt)],
+);
+
+export const SECURITY_EVENT_TYPES = [
+	"login.succeeded",
+	"login.failed",
+	"login.locked",
+	"refresh.reuse_detected",
+	"logout",
+	"session.revoked",
+	"password.changed",
+	"password.reset_requested",
+	"password.reset_completed",
+	"email.verified",
+	"email.change_requested",
+	"email.change_confirmed",
+	"email.change_undone",
+	"profile.updated",
+	"link.created",
+	"link.redeemed",
+	"user.provisioned",
+	"user.banned",
+	"user.unbanned",
+	"integration_key.created",
+	"integration_key.revoked",
+	"account.deletion_requested",
+	"account.deletion_cancelled",
+	"account.deleted",
+] as const;
+export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
+export const ACTOR_TYPES = ["user", "admin", "partner", "system"] as const;
+
+/**
+ * The audit log: one row per security-relevant change, written in the same D1 batch as the change (it exists
+ * if and only if the change happened). No foreign key: an event outlives the session and, for the archive's
+ * sake, the account it is about. Kept AUDIT_RETENTION_DAYS in D1, archived to R2 by the daily cron first.
+ */
+export const securityEvents = sqliteTable(
+	"security_events",
+	{
+		id: integer("id").primaryKey({ autoIncrement: true }),
+		at: integer("at").notNull(),
+		type: text("type", { enum: SECURITY_EVENT_TYPES }).notNull(),
+		outcome: text("outcome", { enum: ["success", "failure"] }).notNull(),
+		userId: integer("user_id"),
+		actorType: text("actor_type", { enum: ACTOR_TYPES }).notNull(),
+		actorId: integer("actor_id"),
+		integrationKeyId: integer("integration_key_id"),
+		sessionId: text("session_id"),
+		ip: text("ip"),
+		country: text("country"),
+		userAgent: text("user_agent"),
+		requestId: text("request_id"),
+		// JSON object; never a secret.
+		detail: text("detail").notNull().default("{}"),
+	},
+	(t) => [
+		index("security_events_user_idx").on(t.userId, t.id),
+		index("security_events_type_idx").on(t.type, t.id),
+		index("security_events_at_idx").on(t.at),
+	],
 );

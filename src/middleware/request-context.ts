@@ -25,6 +25,13 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
 		env: c.env,
 		config: c.var.config,
 		db,
+		request: {
+			ip: c.req.header("CF-Connecting-IP") ?? null,
+			country: cfString(c.req.raw, "country"),
+			city: cfString(c.req.raw, "city"),
+			userAgent: c.req.header("User-Agent")?.slice(0, 512) ?? null,
+			requestId,
+		},
 		defer: (work) =>
 			c.executionCtx.waitUntil(
 				work.catch((error: unknown) =>
@@ -34,3 +41,9 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
 	});
 	await next();
 });
+
+/** A string field of the edge's `request.cf` (absent locally, where workerd has no edge facts). */
+function cfString(request: Request, field: "country" | "city"): string | null {
+	const value = (request as { cf?: Record<string, unknown> }).cf?.[field];
+	return typeof value === "string" && value !== "" ? value.slice(0, 128) : null;
+}
