@@ -5,6 +5,8 @@ import { requestContext } from "./middleware/request-context.ts";
 import { contentHeaders, corsHeaders, securityHeaders } from "./middleware/response-headers.ts";
 import { devRouter } from "./routes/dev/index.ts";
 import { communitiesRouter } from "./routes/ild/communities/index.ts";
+import { securityEventsRouter } from "./routes/ild/security-events/index.ts";
+import { sessionsRouter } from "./routes/ild/sessions/index.ts";
 import { signRouter } from "./routes/ild/sign/index.ts";
 import { userRouter } from "./routes/ild/user/index.ts";
 import { userAdminRouter } from "./routes/ild/user-admin/index.ts";
@@ -43,6 +45,8 @@ export function createApp() {
 	app.route("/", metaRouter);
 	app.route("/", signRouter);
 	app.route("/", userRouter);
+	app.route("/", sessionsRouter);
+	app.route("/", securityEventsRouter);
 	app.route("/", userAdminRouter);
 	app.route("/", communitiesRouter);
 	app.route("/", kc7AuthRouter);

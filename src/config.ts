@@ -32,6 +32,8 @@ export interface Config {
 	peppers: Pepper[];
 	rateLimits: Record<RateLimitName, RateLimitRule>;
 	mail: { provider: "outbox" | "http"; from: string; apiUrl: string; apiKey: string | undefined };
+	/** Days security events stay in D1 before the daily cron archives them to R2 and deletes them. */
+	auditRetentionDays: number;
 }
 
 /**
@@ -69,6 +71,15 @@ const flag = z
 	.enum(["true", "false", ""], { error: 'must be "true" or "false"' })
 	.default("")
 	.transform((v) => v !== "false");
+
+const DEFAULT_AUDIT_RETENTION_DAYS = 90;
+const RETENTION_RULE = "must be a whole number of days from 1 to 3650";
+const retentionDays = z
+	.string()
+	.default("")
+	.refine((raw) => raw === "" || /^[0-9]{1,4}$/.test(raw), RETENTION_RULE)
+	.transform((raw) => (raw === "" ? DEFAULT_AUDIT_RETENTION_DAYS : Number(raw)))
+	.pipe(z.number().int().min(1, RETENTION_RULE).max(3650, RETENTION_RULE));
 
 const RateLimitRuleSchema = z.strictObject({
 	limit: z.number().int().positive().max(1_000_000),
@@ -117,6 +128,7 @@ const EnvSchema = z.object({
 	MAIL_API_URL: z.union([z.literal(""), httpUrl]).default(""),
 	MAIL_API_KEY: z.string().optional(),
 	RATE_LIMITS: rateLimitOverrides,
+	AUDIT_RETENTION_DAYS: retentionDays,
 	PASSWORD_PEPPERS: z.string({ error: "is not configured" }).transform((raw, ctx) => {
 		try {
 			return parsePeppers(raw);
@@ -159,6 +171,7 @@ function parseConfig(env: Env): Config {
 		peppers: v.PASSWORD_PEPPERS,
 		rateLimits: { ...DEFAULT_RATE_LIMITS, ...v.RATE_LIMITS } as Record<RateLimitName, RateLimitRule>,
 		mail: { provider: v.MAIL_PROVIDER, from: v.MAIL_FROM, apiUrl: v.MAIL_API_URL, apiKey: v.MAIL_API_KEY },
+		auditRetentionDays: v.AUDIT_RETENTION_DAYS,
 	};
 }
 

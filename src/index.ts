@@ -1,6 +1,8 @@
 import { createApp } from "./app.ts";
+import { getConfig } from "./config.ts";
 import { createDb } from "./db/client.ts";
 import { describeError } from "./lib/log.ts";
+import { archiveAndPurgeEvents } from "./services/audit-archive.ts";
 import { purgeDueImages, purgeExpiredRows } from "./services/cleanup.ts";
 
 export { RateLimiter } from "./durable-objects/rate-limiter.ts";
@@ -9,21 +11,30 @@ const app = createApp();
 
 export default {
 	fetch: app.fetch,
-	// Daily housekeeping (wrangler.toml [triggers]). The two jobs are independent: one failing must not stop the
-	// other, and a failure is logged like a request's (no bound parameters), then rethrown so the run shows as failed.
+	// Daily housekeeping (wrangler.toml [triggers]). The jobs are independent: one failing must not stop the
+	// others, and a failure is logged like a request's (no bound parameters), then rethrown so the run shows as failed.
 	async scheduled(_controller, env, ctx) {
 		const db = createDb(env.DB);
+		// Inside the job, so an invalid AUDIT_RETENTION_DAYS fails the archive alone.
+		const archive = async () => archiveAndPurgeEvents({ db, env, config: getConfig(env) });
 		ctx.waitUntil(
-			Promise.allSettled([purgeExpiredRows({ db }), purgeDueImages({ db, env })]).then(([rows, images]) => {
-				if (rows.status === "fulfilled" && images.status === "fulfilled") {
-					console.log(JSON.stringify({ level: "info", cleanup: { ...rows.value, images: images.value } }));
-					return;
-				}
-				const reasons = [rows, images].flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
-				for (const reason of reasons)
-					console.error(JSON.stringify({ level: "error", cleanup: "failed", error: describeError(reason) }));
-				throw reasons[0];
-			}),
+			Promise.allSettled([purgeExpiredRows({ db }), purgeDueImages({ db, env }), archive()]).then(
+				([rows, images, audit]) => {
+					if (rows.status === "fulfilled" && images.status === "fulfilled" && audit.status === "fulfilled") {
+						console.log(
+							JSON.stringify({
+								level: "info",
+								cleanup: { ...rows.value, images: images.value, securityEvents: audit.value },
+							}),
+						);
+						return;
+					}
+					const reasons = [rows, images, audit].flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
+					for (const reason of reasons)
+						console.error(JSON.stringify({ level: "error", cleanup: "failed", error: describeError(reason) }));
+					throw reasons[0];
+				},
+			),
 		);
 	},
 } satisfies ExportedHandler<Env>;

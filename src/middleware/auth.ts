@@ -1,7 +1,10 @@
 import { createMiddleware } from "hono/factory";
+import { createDb } from "../db/client.ts";
+import { guardedD1 } from "../db/guarded-d1.ts";
 import { ApiError } from "../lib/errors.ts";
 import { type AccessClaims, verifyAccessToken } from "../lib/jwt.ts";
 import type { Role } from "../lib/roles.ts";
+import { sessionGuard } from "../services/sessions.ts";
 import type { AppEnv } from "../types.ts";
 import { declaresSecurity } from "./security.ts";
 
@@ -26,14 +29,27 @@ async function readBearer(
 	return token ? await verifyAccessToken(env.JWT_PRIVATE_KEYS, config, token) : null;
 }
 
-/** Reads and verifies the access token; the handler finds the claims in `c.var.auth`. */
-export function bearerAuth() {
+/**
+ * Reads and verifies the access token; the handler finds the claims in `c.var.auth`.
+ *
+ * "Revoked means revoked": unless `liveness: false` (only GET /sign/check, decided from the token alone), the
+ * token's session must still be live and its account not banned. The check rides in the batch of the request's
+ * first D1 query (db/guarded-d1.ts): a route that reads D1 anyway pays no extra round trip, and a write beside
+ * it never lands for a dead session. A route that never touched D1 (an image stream) runs the check on its own
+ * after the handler, and its answer is replaced by the 401.
+ */
+export function bearerAuth(options: { liveness?: boolean } = {}) {
+	const liveness = options.liveness ?? true;
 	const middleware = createMiddleware<AuthEnv>(async (c, next) => {
 		const claims = await readBearer(c, c.env, c.var.config);
 		if (claims === undefined) throw new ApiError(401, "Authentication required");
 		if (!claims) throw new ApiError(401, INVALID_ACCESS_TOKEN);
 		c.set("auth", claims);
+		if (!liveness) return next();
+		const guard = guardedD1(c.env.DB, sessionGuard(claims.sessionId, claims.userId));
+		c.set("deps", { ...c.var.deps, db: createDb(guard.d1) });
 		await next();
+		if (!guard.checked && !(await guard.checkNow())) c.res = new ApiError(401, INVALID_ACCESS_TOKEN).getResponse();
 	});
 	return declaresSecurity(middleware, [{ bearerAuth: [] }]);
 }

@@ -2,6 +2,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { routePath } from "hono/route";
 import type { RouterRoute } from "hono/types";
+import { isGuardRefusal } from "../db/guarded-d1.ts";
 import { ApiError } from "../lib/errors.ts";
 import { describeError } from "../lib/log.ts";
 import type { AppEnv } from "../types.ts";
@@ -15,6 +16,8 @@ function respond(c: Context<AppEnv>, error: ApiError) {
 /** The one error handler: ApiErrors keep their status and message, anything else is an opaque 500. */
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
 	if (err instanceof ApiError) return respond(c, err);
+	// The access token's session ended (revoked, expired, banned): refused like any other dead token.
+	if (isGuardRefusal(err)) return respond(c, new ApiError(401, "Invalid or expired token"));
 	if (err instanceof HTTPException && err.status < 500) {
 		// Hono's own 4xx (e.g. a malformed body caught by its validator): keep the status, not its wording.
 		const status = err.status === 413 ? 413 : err.status === 415 ? 415 : 400;

@@ -9,18 +9,34 @@ import type { Role } from "../lib/roles.ts";
  * test/integration/session-paths.test.ts walks every such path against every account state.
  */
 
-export type SessionMethod = "password" | "link";
+export type SessionMethod = "password" | "link" | "reset";
 
-interface AccountState {
+interface BanState {
+	bannedAt: number | null;
+	bannedUntil: number | null;
+}
+
+interface AccountState extends BanState {
 	emailVerifiedAt: number | null;
 }
 
+/** A ban is in force from its start until `bannedUntil` (never, when null): a timed ban ends by itself. */
+export function banInForce(account: BanState, now = Date.now()): boolean {
+	return account.bannedAt !== null && (account.bannedUntil === null || account.bannedUntil > now);
+}
+
 /**
- * Why this account may not open a session by `method` now, or null. Email verification binds
- * password sign-ins only: a login link's partner vouches for the user (and redeeming one marks
- * nothing verified).
+ * Why this account may not open a session by `method` now, or null. A ban closes every door. Email
+ * verification binds password sign-ins only: a login link's partner vouches for the user (and
+ * redeeming one marks nothing verified).
  */
-export function sessionRefusal(config: Config, account: AccountState, method: SessionMethod): "unverified" | null {
+export function sessionRefusal(
+	config: Config,
+	account: AccountState,
+	method: SessionMethod,
+	now = Date.now(),
+): "disabled" | "unverified" | null {
+	if (banInForce(account, now)) return "disabled";
 	if (method === "password" && config.requireEmailVerification && account.emailVerifiedAt === null) {
 		return "unverified";
 	}
@@ -37,7 +53,7 @@ export interface LinkKey {
 	scope: IntegrationKeyScope;
 }
 
-export interface LinkTarget {
+export interface LinkTarget extends BanState {
 	roles: readonly Role[];
 	provisionedBy: number | null;
 }
@@ -54,6 +70,7 @@ export function linkRefusal(
 ): "forbidden" | "not-found" | null {
 	if (key.scope === "provisioned" && (target === null || target.provisionedBy !== key.ownerUserId)) return "forbidden";
 	if (target === null) return "not-found";
+	if (banInForce(target)) return "forbidden";
 	return targetRefusal(caller.roles.includes("Admin"), target.roles);
 }
 

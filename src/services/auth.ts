@@ -16,6 +16,7 @@ import {
 	tokenHashOf,
 } from "./one-time-tokens.ts";
 import { enforce, type Limited, refund } from "./rate-limits.ts";
+import { eventStatement, recordEvent, type SecurityEvent, self } from "./security-events.ts";
 import {
 	newSession,
 	refreshSession,
@@ -54,23 +55,29 @@ export interface SignedIn {
 	sessionExpiresAt: number;
 }
 
-export type SessionOpening = { ok: true; signedIn: SignedIn } | { ok: false; reason: "unverified" };
+export type SessionOpening = { ok: true; signedIn: SignedIn } | { ok: false; reason: "unverified" | "disabled" };
 
 /**
- * Opens a session for a user whose identity is already proven (password, login link), after the
- * account rules of services/account-policy.ts: the one door every session goes through.
+ * Opens a session for a user whose identity is already proven (password, login link, reset), after the
+ * account rules of services/account-policy.ts: the one door every session goes through. Its audit event
+ * (`login.succeeded`, or the caller's, e.g. `link.redeemed`) is written in the session's own batch.
  */
 export async function openSession(
 	deps: Deps,
 	user: UserRecord,
 	method: SessionMethod,
-	userAgent: string | undefined,
-	alsoRun: BatchItem<"sqlite">[] = [],
+	options: { alsoRun?: BatchItem<"sqlite">[]; event?: Omit<SecurityEvent, "userId" | "sessionId"> } = {},
 ): Promise<SessionOpening> {
 	const refusal = sessionRefusal(deps.config, user, method);
 	if (refusal) return { ok: false, reason: refusal };
-	const session = await newSession(deps, user.id, userAgent);
-	await deps.db.batch([session.insert, ...alsoRun]);
+	const now = Date.now();
+	const session = await newSession(deps, user.id, method, now);
+	const event = options.event ?? { type: "login.succeeded", actor: self(user.id), detail: { method } };
+	await deps.db.batch([
+		session.insert,
+		eventStatement(deps, { ...event, userId: user.id, sessionId: session.sessionId }, now),
+		...(options.alsoRun ?? []),
+	]);
 	const { token, claims } = await issueAccessToken(deps, {
 		userId: user.id,
 		sessionId: session.sessionId,
@@ -102,7 +109,7 @@ export type LoginResult = SessionOpening | { ok: false; reason: "invalid" };
  */
 export async function loginWithPassword(
 	deps: Deps,
-	input: { identifier: string; by: "email" | "emailOrUsername"; password: string; ip: string; userAgent?: string },
+	input: { identifier: string; by: "email" | "emailOrUsername"; password: string; ip: string },
 ): Promise<LoginResult> {
 	const user =
 		input.by === "email"
@@ -113,10 +120,21 @@ export async function loginWithPassword(
 		{ name: "loginAccount", key: user ? `user:${user.id}` : `login:${input.identifier.trim().toLowerCase()}` },
 		{ name: "loginIp", key: networkKey(input.ip) },
 	];
-	await enforce(deps.env, deps.config, ...limits);
+	const [accountDecision] = await enforce(deps.env, deps.config, ...limits);
 
 	const verdict = await verifyPassword(input.password, user?.passwordHash, deps.config.peppers);
-	if (!user || !verdict.ok) return { ok: false, reason: "invalid" };
+	if (!user || !verdict.ok) {
+		// The attempt that used the account's last try locks it: that one is recorded as the lockout.
+		const locked = user !== null && accountDecision?.remaining === 0;
+		await recordEvent(deps, {
+			type: locked ? "login.locked" : "login.failed",
+			outcome: "failure",
+			userId: user?.id ?? null,
+			actor: { type: "user", id: user?.id ?? null },
+			detail: { reason: user ? (user.passwordHash ? "wrong_password" : "no_password") : "unknown_account" },
+		});
+		return { ok: false, reason: "invalid" };
+	}
 
 	deps.defer(Promise.all(limits.map((l) => refund(deps.env, deps.config, l))));
 	const upgrade: BatchItem<"sqlite">[] = verdict.needsRehash
@@ -127,12 +145,17 @@ export async function loginWithPassword(
 					.where(eq(users.id, user.id)),
 			]
 		: [];
-	return openSession(deps, user, "password", input.userAgent, upgrade);
+	return openSession(deps, user, "password", { alsoRun: upgrade });
 }
 
 /** Sends a verification or reset mail if the address's mail budget allows; never throws to the caller. */
 async function sendTokenMail(deps: Deps, user: UserRecord, kind: "verify-email" | "password-reset") {
-	const { token } = await issueOneTimeToken(deps, { purpose: kind, userId: user.id });
+	// A reset request is an audit event; it is written with the token it issued (no token, no event).
+	const requested =
+		kind === "password-reset"
+			? [eventStatement(deps, { type: "password.reset_requested", userId: user.id, actor: self(user.id) })]
+			: [];
+	const { token } = await issueOneTimeToken(deps, { purpose: kind, userId: user.id }, Date.now(), requested);
 	const mailer = createMailer(deps);
 	if (kind === "verify-email") {
 		await mailer.send({
@@ -253,6 +276,11 @@ export async function changePassword(
 			.update(users)
 			.set({ passwordHash: await hashPassword(input.newPassword, deps.config.peppers), updatedAt: now })
 			.where(eq(users.id, user.id)),
+		eventStatement(
+			deps,
+			{ type: "password.changed", userId: user.id, actor: self(user.id), sessionId: auth.sessionId },
+			now,
+		),
 		revokeOtherSessionsStatement(deps.db, user.id, auth.sessionId, now),
 		closeOpenTokensStatement(deps.db, user.id, ["password-reset", "login"], now),
 	]);
@@ -277,8 +305,24 @@ export async function refreshAccess(deps: Deps, refreshToken: string | undefined
 /** Logout: the Bearer token's session if one is given, else the refresh cookie's. */
 export async function logout(deps: Deps, by: { sessionId?: string; refreshToken?: string }): Promise<boolean> {
 	if (by.sessionId) {
-		await revokeSessionStatement(deps.db, by.sessionId);
+		const now = Date.now();
+		await deps.db.batch([
+			revokeSessionStatement(deps.db, by.sessionId, now),
+			logoutEventStatement(deps, sql`(select user_id from sessions where id = ${by.sessionId})`, by.sessionId, now),
+		]);
 		return true;
 	}
 	return by.refreshToken ? revokeByRefreshToken(deps, by.refreshToken) : false;
+}
+
+/** `logout`, written only when the statement before it ended a session. */
+export function logoutEventStatement(
+	deps: Pick<Deps, "db" | "request">,
+	userId: SQL<number | null>,
+	sessionId: string | SQL<string | null>,
+	now: number,
+) {
+	return eventStatement(deps, { type: "logout", userId, actor: { type: "user", id: userId }, sessionId }, now, {
+		ifChanged: true,
+	});
 }

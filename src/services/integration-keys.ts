@@ -6,7 +6,8 @@ export { INTEGRATION_KEY_SCOPES } from "../db/schema.ts";
 
 import { randomToken, sha256 } from "../lib/encoding.ts";
 import { badRequest } from "../lib/errors.ts";
-import type { DbDeps } from "./deps.ts";
+import type { DbDeps, Deps } from "./deps.ts";
+import { eventStatement } from "./security-events.ts";
 import { findUserById } from "./users.ts";
 
 /**
@@ -41,21 +42,42 @@ async function ownerProblem(db: Db, input: NewIntegrationKey) {
 	}
 }
 
-export async function createIntegrationKey({ db }: DbDeps, input: NewIntegrationKey, createdBy: number) {
+export async function createIntegrationKey(
+	deps: Pick<Deps, "db" | "request">,
+	input: NewIntegrationKey,
+	createdBy: number,
+) {
+	const { db } = deps;
 	await ownerProblem(db, input);
 	const key = `ik_${randomToken(32)}`;
-	const row = await db
-		.insert(integrationKeys)
-		.values({
-			name: input.name,
-			keyHash: await sha256(key),
-			ownerUserId: input.ownerUserId ?? null,
-			scope: input.scope ?? "all",
-			createdBy,
-			createdAt: Date.now(),
-		})
-		.returning()
-		.get();
+	const now = Date.now();
+	const [rows] = await db.batch([
+		db
+			.insert(integrationKeys)
+			.values({
+				name: input.name,
+				keyHash: await sha256(key),
+				ownerUserId: input.ownerUserId ?? null,
+				scope: input.scope ?? "all",
+				createdBy,
+				createdAt: now,
+			})
+			.returning(),
+		eventStatement(
+			deps,
+			{
+				type: "integration_key.created",
+				userId: input.ownerUserId ?? null,
+				actor: { type: "admin", id: createdBy },
+				integrationKeyId: sql`last_insert_rowid()`,
+				detail: { scope: input.scope ?? "all" },
+			},
+			now,
+			{ ifChanged: true },
+		),
+	]);
+	const row = rows[0];
+	if (!row) throw new Error("integration key insert returned no row");
 	return { ...withoutHash(row), key };
 }
 
@@ -68,13 +90,24 @@ export async function listIntegrationKeys({ db }: DbDeps) {
  * time. The login links minted with the key and not yet used close in the same batch: a leaked key's
  * links die with it.
  */
-export async function revokeIntegrationKey({ db }: DbDeps, id: number, now = Date.now()): Promise<boolean> {
-	const [rows] = await db.batch([
+export async function revokeIntegrationKey(
+	deps: Pick<Deps, "db" | "request">,
+	id: number,
+	actorId: number,
+	now = Date.now(),
+): Promise<boolean> {
+	const { db } = deps;
+	const [, , , exists] = await db.batch([
 		db
 			.update(integrationKeys)
-			.set({ revokedAt: sql`coalesce(${integrationKeys.revokedAt}, ${now})` })
-			.where(eq(integrationKeys.id, id))
-			.returning({ id: integrationKeys.id }),
+			.set({ revokedAt: now })
+			.where(and(eq(integrationKeys.id, id), isNull(integrationKeys.revokedAt))),
+		eventStatement(
+			deps,
+			{ type: "integration_key.revoked", userId: null, actor: { type: "admin", id: actorId }, integrationKeyId: id },
+			now,
+			{ ifChanged: true },
+		),
 		db
 			.update(oneTimeTokens)
 			.set({ closedAt: now, closedBy: "key-revoked" })
@@ -85,8 +118,9 @@ export async function revokeIntegrationKey({ db }: DbDeps, id: number, now = Dat
 					sql`json_extract(${oneTimeTokens.meta}, '$.integrationKeyId') = ${id}`,
 				),
 			),
+		db.select({ id: integrationKeys.id }).from(integrationKeys).where(eq(integrationKeys.id, id)),
 	]);
-	return rows.length > 0;
+	return exists.length > 0;
 }
 
 export interface UsableIntegrationKey {

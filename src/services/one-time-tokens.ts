@@ -19,6 +19,8 @@ export const TOKEN_PURPOSES = {
 	"verify-email": { ttlSeconds: 24 * 60 * 60, supersedes: true },
 	"password-reset": { ttlSeconds: 60 * 60, supersedes: true },
 	login: { ttlSeconds: 10 * 60, supersedes: false },
+	// "This wasn't me" in a new-sign-in mail: ends the one session the mail was about.
+	"not-me": { ttlSeconds: 24 * 60 * 60, supersedes: false },
 } as const;
 export type TokenPurpose = keyof typeof TOKEN_PURPOSES;
 

@@ -1,10 +1,14 @@
-import { and, eq, isNull, ne, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, ne, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import type { Guard } from "../db/guarded-d1.ts";
 import { sessions } from "../db/schema.ts";
+import { describeDevice } from "../lib/device.ts";
 import { randomToken, sha256 } from "../lib/encoding.ts";
 import { parseRoles, type Role } from "../lib/roles.ts";
-import type { DbDeps } from "./deps.ts";
-import { rolesOf } from "./users.ts";
+import type { SessionMethod } from "./account-policy.ts";
+import type { DbDeps, Deps } from "./deps.ts";
+import { eventStatement, type SecurityEvent } from "./security-events.ts";
+import { banInForceSql, rolesOf, userExistsStatement } from "./users.ts";
 
 /**
  * Refresh sessions. The refresh token is `<family>.<secret>`: the family (128 bits) finds the
@@ -29,7 +33,25 @@ function insertSessionStatement(db: Db, values: typeof sessions.$inferInsert) {
 	return db.insert(sessions).values(values);
 }
 
-export async function newSession({ db }: DbDeps, userId: number, userAgent: string | undefined, now = Date.now()) {
+/** The device columns as the request shows them now: written at sign-in and at each refresh. */
+function deviceColumns(request: Deps["request"]) {
+	const device = describeDevice(request.userAgent);
+	return {
+		userAgent: request.userAgent?.slice(0, 256) ?? null,
+		browser: device.browser,
+		os: device.os,
+		deviceType: device.deviceType,
+		country: request.country,
+		city: request.city,
+	};
+}
+
+export async function newSession(
+	{ db, request }: Pick<Deps, "db" | "request">,
+	userId: number,
+	method: SessionMethod,
+	now = Date.now(),
+) {
 	const sessionId = randomToken(16);
 	const family = randomToken(16);
 	const secret = randomToken(32);
@@ -42,7 +64,8 @@ export async function newSession({ db }: DbDeps, userId: number, userAgent: stri
 		createdAt: now,
 		lastUsedAt: now,
 		expiresAt,
-		userAgent: userAgent?.slice(0, 256) ?? null,
+		method,
+		...deviceColumns(request),
 	});
 	return { sessionId, refreshToken: `${family}.${secret}`, expiresAt, insert } satisfies NewSession;
 }
@@ -69,7 +92,11 @@ interface RefreshRow {
  * - anything else for a live session: a stolen or replayed token, so the session is revoked.
  * Concurrent refreshes are serialized by D1, so exactly one of them rotates.
  */
-export async function refreshSession({ db }: DbDeps, presented: string, now = Date.now()): Promise<RefreshOutcome> {
+export async function refreshSession(
+	{ db, request }: Pick<Deps, "db" | "request">,
+	presented: string,
+	now = Date.now(),
+): Promise<RefreshOutcome> {
 	const match = presented.match(TOKEN_SHAPE);
 	if (!match) return { kind: "invalid" };
 	const [, family, secret] = match as unknown as [string, string, string];
@@ -80,16 +107,56 @@ export async function refreshSession({ db }: DbDeps, presented: string, now = Da
 	const current = sql`token_hash = ${hash}`;
 	const inGrace = sql`(prev_token_hash = ${hash} and rotated_at > ${graceFrom})`;
 
-	const rows = await db.all<RefreshRow>(sql`
-		update sessions set
-			token_hash = case when ${current} then ${nextHash} else token_hash end,
-			prev_token_hash = case when ${current} then ${hash} else prev_token_hash end,
-			rotated_at = case when ${current} then ${now} else rotated_at end,
-			last_used_at = case when ${current} or ${inGrace} then ${now} else last_used_at end,
-			revoked_at = case when ${current} or ${inGrace} then null else ${now} end
-		where family = ${family} and revoked_at is null and expires_at > ${now} and last_used_at > ${now - SESSION_IDLE_MS}
-		returning id, user_id, token_hash = ${nextHash} as rotated, revoked_at is not null as revoked, expires_at,
-			${rolesOf(sql`sessions.user_id`)} as roles`);
+	const device = deviceColumns(request);
+	const touched = sql`(${current} or ${inGrace})`;
+	const ifTouched = (value: string | null, column: string) =>
+		sql`case when ${touched} then ${value} else ${sql.raw(column)} end`;
+	// A banned account's sessions do not refresh (the ban revoked them; a timed ban's end does not revive them).
+	const [rows] = await db.batch([
+		db
+			.update(sessions)
+			.set({
+				tokenHash: sql`case when ${current} then ${nextHash} else token_hash end`,
+				prevTokenHash: sql`case when ${current} then ${hash} else prev_token_hash end`,
+				rotatedAt: sql`case when ${current} then ${now} else rotated_at end`,
+				lastUsedAt: sql`case when ${touched} then ${now} else last_used_at end`,
+				revokedAt: sql`case when ${touched} then null else ${now} end`,
+				userAgent: ifTouched(device.userAgent, "user_agent"),
+				browser: ifTouched(device.browser, "browser"),
+				os: ifTouched(device.os, "os"),
+				deviceType: ifTouched(device.deviceType, "device_type"),
+				country: ifTouched(device.country, "country"),
+				city: ifTouched(device.city, "city"),
+			})
+			.where(
+				sql`family = ${family} and revoked_at is null and expires_at > ${now} and last_used_at > ${now - SESSION_IDLE_MS}
+					and not exists (select 1 from users where users.id = sessions.user_id and ${banInForceSql(now)})`,
+			)
+			.returning({
+				id: sessions.id,
+				user_id: sessions.userId,
+				rotated: sql<number>`token_hash = ${nextHash}`,
+				revoked: sql<number>`revoked_at is not null`,
+				expires_at: sessions.expiresAt,
+				roles: rolesOf(sql`sessions.user_id`),
+			}),
+		// Reuse detected: the event, in the same write as the revocation above (only when it revoked the session).
+		eventStatement(
+			{ db, request },
+			{
+				type: "refresh.reuse_detected",
+				outcome: "failure",
+				userId: sql`(select user_id from sessions where family = ${family} and revoked_at = ${now})`,
+				actor: {
+					type: "user",
+					id: sql`(select user_id from sessions where family = ${family} and revoked_at = ${now})`,
+				},
+				sessionId: sql<string | null>`(select id from sessions where family = ${family} and revoked_at = ${now})`,
+			},
+			now,
+			{ ifChanged: true },
+		),
+	]);
 
 	const row = rows[0];
 	if (!row) return { kind: "invalid" };
@@ -108,23 +175,45 @@ export async function refreshSession({ db }: DbDeps, presented: string, now = Da
 	return { kind: "grace", sessionId: row.id, userId: row.user_id, roles };
 }
 
-/** Revokes the session a refresh token belongs to, if the token is its current or previous one. */
-export async function revokeByRefreshToken({ db }: DbDeps, presented: string, now = Date.now()): Promise<boolean> {
+/**
+ * Logout by the refresh cookie: revokes the session the token belongs to, if the token is its current or
+ * previous one, and records `logout` in the same batch (only when a session ended).
+ */
+export async function revokeByRefreshToken(
+	deps: Pick<Deps, "db" | "request">,
+	presented: string,
+	now = Date.now(),
+): Promise<boolean> {
 	const match = presented.match(TOKEN_SHAPE);
 	if (!match) return false;
 	const [, family, secret] = match as unknown as [string, string, string];
 	const hash = await sha256(secret);
-	const rows = await db
-		.update(sessions)
-		.set({ revokedAt: now })
-		.where(
-			and(
-				eq(sessions.family, family),
-				isNull(sessions.revokedAt),
-				sql`(${sessions.tokenHash} = ${hash} or ${sessions.prevTokenHash} = ${hash})`,
-			),
-		)
-		.returning({ id: sessions.id });
+	const { db } = deps;
+	const session = sql<string | null>`(select id from sessions where family = ${family})`;
+	const [rows] = await db.batch([
+		db
+			.update(sessions)
+			.set({ revokedAt: now })
+			.where(
+				and(
+					eq(sessions.family, family),
+					isNull(sessions.revokedAt),
+					sql`(${sessions.tokenHash} = ${hash} or ${sessions.prevTokenHash} = ${hash})`,
+				),
+			)
+			.returning({ id: sessions.id }),
+		eventStatement(
+			deps,
+			{
+				type: "logout",
+				userId: sql`(select user_id from sessions where family = ${family})`,
+				actor: { type: "user", id: sql`(select user_id from sessions where family = ${family})` },
+				sessionId: session,
+			},
+			now,
+			{ ifChanged: true },
+		),
+	]);
 	return rows.length > 0;
 }
 
@@ -154,4 +243,100 @@ export function revokeAllSessionsStatement(
 		.update(sessions)
 		.set({ revokedAt: now })
 		.where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), onlyIf));
+}
+
+/**
+ * The liveness guard every Bearer request runs behind (db/guarded-d1.ts), riding in the batch of its first
+ * query: the access token's session must be live (not revoked, not past its expiry) and its account not banned.
+ * So a revoke, logout, password change, reset or ban ends that session's access tokens from the next request on.
+ */
+export function sessionGuard(sessionId: string, userId: number, now = Date.now()): Guard {
+	return {
+		// The json() argument depends on the lookup, so SQLite cannot evaluate it ahead as a constant.
+		sql: `select json(case when exists (
+				select 1 from sessions s join users u on u.id = s.user_id
+				where s.id = ?1 and s.user_id = ?2 and s.revoked_at is null and s.expires_at > ?3
+					and not (u.banned_at is not null and (u.banned_until is null or u.banned_until > ?3))
+			) then '1' else 'session ended' end)`,
+		params: [sessionId, userId, now],
+	};
+}
+
+const isLive = (now: number) =>
+	and(isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.lastUsedAt, now - SESSION_IDLE_MS));
+
+const sessionView = {
+	id: sessions.id,
+	method: sessions.method,
+	browser: sessions.browser,
+	os: sessions.os,
+	deviceType: sessions.deviceType,
+	country: sessions.country,
+	city: sessions.city,
+	createdAt: sessions.createdAt,
+	lastUsedAt: sessions.lastUsedAt,
+	expiresAt: sessions.expiresAt,
+};
+
+export type SessionView = { [K in keyof typeof sessionView]: (typeof sessions.$inferSelect)[K] };
+
+function liveSessionsQuery(db: Db, userId: number, now: number) {
+	return db
+		.select(sessionView)
+		.from(sessions)
+		.where(and(eq(sessions.userId, userId), isLive(now)))
+		.orderBy(desc(sessions.lastUsedAt), desc(sessions.createdAt));
+}
+
+/** A user's live sessions, most recently used first; null when the user does not exist. One round trip. */
+export async function listLiveSessions(
+	{ db }: DbDeps,
+	userId: number,
+	now = Date.now(),
+): Promise<SessionView[] | null> {
+	const [user, rows] = await db.batch([userExistsStatement(db, userId), liveSessionsQuery(db, userId, now)]);
+	return user.length > 0 ? rows : null;
+}
+
+type RevokeScope = { sessionId: string } | { exceptSessionId: string } | "all";
+
+/**
+ * Revokes a user's live sessions — one, all but one, or all — and records `session.revoked` in the same batch,
+ * only if something was revoked (`detail.count` says how many). Twenty concurrent revokes of one session revoke
+ * it once and write one event. Returns how many were revoked.
+ */
+export async function revokeSessions(
+	deps: Pick<Deps, "db" | "request">,
+	userId: number,
+	scope: RevokeScope,
+	actor: SecurityEvent["actor"],
+	now = Date.now(),
+): Promise<number> {
+	const { db } = deps;
+	const which =
+		scope === "all"
+			? undefined
+			: "sessionId" in scope
+				? eq(sessions.id, scope.sessionId)
+				: ne(sessions.id, scope.exceptSessionId);
+	const [revoked] = await db.batch([
+		db
+			.update(sessions)
+			.set({ revokedAt: now })
+			.where(and(eq(sessions.userId, userId), isLive(now), which))
+			.returning({ id: sessions.id }),
+		eventStatement(
+			deps,
+			{
+				type: "session.revoked",
+				userId,
+				actor,
+				sessionId: scope !== "all" && "sessionId" in scope ? scope.sessionId : null,
+				detail: { scope: scope === "all" ? "all" : "sessionId" in scope ? "one" : "others" },
+			},
+			now,
+			{ ifChanged: true },
+		),
+	]);
+	return revoked.length;
 }

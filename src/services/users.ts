@@ -4,7 +4,7 @@ import { users } from "../db/schema.ts";
 import { badRequest, conflict } from "../lib/errors.ts";
 import { parseRoles, type Role } from "../lib/roles.ts";
 import { reservedUsernameProblem } from "../lib/usernames.ts";
-import type { DbDeps, Deps } from "./deps.ts";
+import { type DbDeps, type Deps, NO_REQUEST } from "./deps.ts";
 import {
 	adoptedImageStatement,
 	deleteQueuedImage,
@@ -13,6 +13,7 @@ import {
 	type NewImage,
 	stageImage,
 } from "./profile-images.ts";
+import { eventStatement, type SecurityEvent } from "./security-events.ts";
 import { subscriptionExpressions } from "./subscription-rule.ts";
 
 type UserRow = typeof users.$inferSelect;
@@ -26,6 +27,10 @@ export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 /** A user's roles as one SQL value (`group_concat`, read back with parseRoles): the one place roles are joined. */
 export const rolesOf = (userId: SQLWrapper) =>
 	sql<string | null>`(select group_concat(role) from user_roles where user_roles.user_id = ${userId})`;
+
+/** A ban in force at `now`, as SQL over the users row (see banInForce in account-policy.ts: the same rule). */
+export const banInForceSql = (now: number) =>
+	sql`(${users.bannedAt} is not null and (${users.bannedUntil} is null or ${users.bannedUntil} > ${now}))`;
 
 /** The username rule's comparison: usernames match whatever their case. */
 const usernameIs = (username: string) => sql`lower(${users.username}) = lower(${username.trim()})`;
@@ -123,17 +128,20 @@ function refuseReservedUsername(deps: Pick<Deps, "config">, username: string | n
 
 /** KC7 `POST /api/users`: a password-less account that records who provisioned it (scoped integration keys). */
 export function provisionUser(
-	deps: Pick<Deps, "db" | "config">,
+	deps: Pick<Deps, "db" | "config" | "request">,
 	input: { email: string; username: string },
 	provisionedBy: number,
 ): Promise<UserRecord> {
 	refuseReservedUsername(deps, input.username);
-	return createUser(deps, { ...input, passwordHash: null, provisionedBy });
+	return createUser(deps, { ...input, passwordHash: null, provisionedBy }, Date.now(), {
+		type: "user.provisioned",
+		actor: { type: "partner", id: provisionedBy },
+	});
 }
 
 /** Inserts a user; a taken email or username is a 409, decided by the unique indexes. */
 export async function createUser(
-	{ db }: DbDeps,
+	deps: DbDeps & Partial<Pick<Deps, "request">>,
 	input: {
 		email: string;
 		username?: string | null;
@@ -143,9 +151,12 @@ export async function createUser(
 		provisionedBy?: number;
 	},
 	now = Date.now(),
+	/** The account's audit event, written in the insert's batch (the new id via last_insert_rowid()). */
+	event?: Omit<SecurityEvent, "userId">,
 ): Promise<UserRecord> {
+	const { db } = deps;
 	try {
-		const row = await db
+		const insert = db
 			.insert(users)
 			.values({
 				email: normalizeEmail(input.email),
@@ -157,8 +168,20 @@ export async function createUser(
 				createdAt: now,
 				updatedAt: now,
 			})
-			.returning()
-			.get();
+			.returning();
+		const [rows] = event
+			? await db.batch([
+					insert,
+					eventStatement(
+						{ db, request: deps.request ?? NO_REQUEST },
+						{ ...event, userId: sql`last_insert_rowid()` },
+						now,
+						{ ifChanged: true },
+					),
+				])
+			: [await insert];
+		const row = rows[0];
+		if (!row) throw new Error("user insert returned no row");
 		return { ...row, roles: [], communities: [] };
 	} catch (error) {
 		rethrowConflict(error);

@@ -3,8 +3,12 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { createDb } from "../../src/db/client.ts";
 import { users } from "../../src/db/schema.ts";
+import { NO_REQUEST } from "../../src/services/deps.ts";
 
 export const db = () => createDb(env.DB);
+
+/** What a service function needs when a test calls it directly: the database, no request around it. */
+export const serviceDeps = () => ({ db: db(), request: NO_REQUEST });
 
 export async function userRow(id: number) {
 	return db().select().from(users).where(eq(users.id, id)).get();

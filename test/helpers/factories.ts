@@ -1,11 +1,14 @@
 /** State a test starts from: users (with a password and roles), sessions, modules, communities, one-time tokens. */
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
+import { getConfig } from "../../src/config.ts";
 import { modules, type Role, userRoles, users } from "../../src/db/schema.ts";
+import { signAccessToken } from "../../src/lib/jwt.ts";
 import { hashPassword, parsePeppers } from "../../src/lib/password.ts";
 import { createCommunity } from "../../src/services/communities.ts";
 import { issueOneTimeToken } from "../../src/services/one-time-tokens.ts";
-import { db } from "./d1.ts";
+import { newSession } from "../../src/services/sessions.ts";
+import { db, serviceDeps } from "./d1.ts";
 import { refreshCookieOf, sendJson } from "./http.ts";
 import { unique, uniqueEmail } from "./unique.ts";
 
@@ -90,4 +93,15 @@ export const community = (categories: string[]) =>
 /** A login-link token for the user, as POST /api/users/{user_id}/magic-link would mint (without its checks). */
 export async function loginLinkToken(userId: number) {
 	return (await issueOneTimeToken({ db: db(), env }, { purpose: "login", userId })).token;
+}
+
+/**
+ * A new session for the user and an access token for it, without a password sign-in (no hashing, no limiter):
+ * for suites that send many requests whose own effects (logout, revokes, bans) end the session they used.
+ */
+export async function sessionToken(userId: number, roles: Role[]): Promise<string> {
+	const session = await newSession(serviceDeps(), userId, "password");
+	await session.insert;
+	return (await signAccessToken(env.JWT_PRIVATE_KEYS, getConfig(env), { userId, sessionId: session.sessionId, roles }))
+		.token;
 }

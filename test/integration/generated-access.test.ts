@@ -10,8 +10,8 @@ import { createCommunity } from "../../src/services/communities.ts";
 import { createIntegrationKey } from "../../src/services/integration-keys.ts";
 import { storeImage } from "../../src/services/profile-images.ts";
 import { IMAGES } from "../fixtures/images.ts";
-import { db } from "../helpers/d1.ts";
-import { createModule, createUser, kc7Login } from "../helpers/factories.ts";
+import { db, serviceDeps } from "../helpers/d1.ts";
+import { createModule, createUser, kc7Login, sessionToken } from "../helpers/factories.ts";
 import { bearer, refreshCookieOf, send, sendWith, withCookie } from "../helpers/http.ts";
 import {
 	fillPath,
@@ -53,7 +53,7 @@ let fixtures: { module: number; community: number; key: string; imageKey: string
 
 async function freshKeyId(): Promise<string> {
 	const admin = principals.get("Admin") as Principal;
-	return String((await createIntegrationKey({ db: db() }, { name: `access-${Math.random()}` }, admin.id)).id);
+	return String((await createIntegrationKey(serviceDeps(), { name: `access-${Math.random()}` }, admin.id)).id);
 }
 
 async function requestFor(
@@ -69,11 +69,15 @@ async function requestFor(
 		communityId: String(fixtures.community),
 		id: op.path.includes("integration-keys") ? await freshKeyId() : "1",
 		key: fixtures.imageKey,
+		sessionId: "A".repeat(22),
 		token: "A".repeat(43),
 		email: target.email,
 	};
 	const headers: Record<string, string> = { "CF-Connecting-IP": "10.7.7.7" };
-	const token = tokens.get(caller);
+	// A signed-in caller gets a session of its own for each request: logout, session revokes and password changes
+	// end the session they are sent with, and revoked means revoked for every later request.
+	const principal = principals.get(caller);
+	const token = principal ? await sessionToken(principal.id, principal.roles) : tokens.get(caller);
 	if (token) Object.assign(headers, bearer(token));
 	if (needsIntegrationKey(op)) headers["X-Integration-Key"] = fixtures.key;
 	const init: RequestInit = { method: op.method, headers };
@@ -123,7 +127,7 @@ beforeAll(async () => {
 	fixtures = {
 		module: (await createModule()).id,
 		community: (await createCommunity({ db: db() }, { name: "Access", categories: ["a"] })).id,
-		key: (await createIntegrationKey({ db: db() }, { name: "access" }, admin.id)).key,
+		key: (await createIntegrationKey(serviceDeps(), { name: "access" }, admin.id)).key,
 		imageKey: await storeImage(env.PROFILE_IMAGES, IMAGES["image/gif"], "image/gif", target.id),
 	};
 });
@@ -264,14 +268,16 @@ describe("object-level access", () => {
 			body: JSON.stringify({ username: b.username, password: "correct-horse-battery-staple" }),
 		});
 		const bRefresh = refreshCookieOf(bLogin) as string;
-		// A logs out (their own session, from their token) and changes their password (revoking their other sessions).
-		expect((await send("/sign/logout", { headers: bearer(aLogin.token) })).status).toBe(200);
+		// A changes their password (revoking their other sessions), then logs out (their own session, from their token).
 		const changed = await send("/user/changepassword", {
 			method: "PUT",
 			headers: { ...bearer(aLogin.token), "Content-Type": "application/json" },
 			body: JSON.stringify({ currentPassword: "correct-horse-battery-staple", newPassword: "a-brand-new-passphrase" }),
 		});
 		expect(changed.status).toBe(200);
+		expect((await send("/sign/logout", { headers: bearer(aLogin.token) })).status).toBe(200);
+		// Revoked means revoked: the logged-out session's access token no longer works.
+		expect((await send("/user/profile", { headers: bearer(aLogin.token) })).status).toBe(401);
 		// Both acted on A: A's sessions, this one and the other, are closed …
 		expect((await send("/sign/refresh", { headers: withCookie(aLogin.refresh) })).status).toBe(401);
 		expect((await send("/sign/refresh", { headers: withCookie(aOther.refresh) })).status).toBe(401);
@@ -293,7 +299,7 @@ describe("no sequence of two calls escalates", () => {
 	it("mint-then-redeem: every caller × every target never yields roles beyond what the caller may grant", async () => {
 		const admin = principals.get("Admin") as Principal;
 		// An unbound key (the widest kind): if any key lets a caller escalate, this one does.
-		const key = (await createIntegrationKey({ db: db() }, { name: "escalation" }, admin.id)).key;
+		const key = (await createIntegrationKey(serviceDeps(), { name: "escalation" }, admin.id)).key;
 		let minted = 0;
 		for (const callerRoles of ROLE_SETS.filter((r) => r.length > 0)) {
 			const caller = await createUser({ roles: callerRoles });

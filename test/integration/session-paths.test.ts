@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Role, userRoles } from "../../src/db/schema.ts";
 import { createIntegrationKey } from "../../src/services/integration-keys.ts";
-import { db, userRow } from "../helpers/d1.ts";
+import { db, serviceDeps, userRow } from "../helpers/d1.ts";
 import { createUser, PASSWORD, userWithToken } from "../helpers/factories.ts";
 import { bearer, refreshCookieOf, send, sendJson, sendWith, withCookie } from "../helpers/http.ts";
 import { eventually, outbox, tokenFromMail } from "../helpers/mail.ts";
@@ -33,7 +33,7 @@ let admin: { token: string };
 let manager: { token: string };
 beforeAll(async () => {
 	const owner = await createUser({ roles: ["Admin"] });
-	staffKey = (await createIntegrationKey({ db: db() }, { name: "session paths" }, owner.id)).key;
+	staffKey = (await createIntegrationKey(serviceDeps(), { name: "session paths" }, owner.id)).key;
 	admin = await userWithToken(["Admin"]);
 	manager = await userWithToken(["Manager"]);
 });

@@ -1,5 +1,7 @@
 import { iso, isoOrNull } from "../../lib/time.ts";
+import { banInForce } from "../../services/account-policy.ts";
 import type { Community } from "../../services/communities.ts";
+import type { SessionView } from "../../services/sessions.ts";
 import type { Subscription, SubscriptionPeriod } from "../../services/subscriptions.ts";
 import type { UserRecord } from "../../services/users.ts";
 
@@ -24,8 +26,35 @@ export function toIldUser(user: UserRecord) {
 			plan: user.subscriptionPlan,
 			validUntil: user.subscriptionValidUntil,
 		}),
+		...toIldBan(user),
 		createdAt: iso(user.createdAt),
 		updatedAt: iso(user.updatedAt),
+	};
+}
+
+/** Ban fields, computed when read: after `bannedUntil` they read false/null/null. */
+export function toIldBan(user: Pick<UserRecord, "bannedAt" | "bannedUntil" | "banReason">, now = Date.now()) {
+	const banned = banInForce(user, now);
+	return {
+		banned,
+		banReason: banned ? user.banReason : null,
+		bannedUntil: banned ? isoOrNull(user.bannedUntil) : null,
+	};
+}
+
+export function toIldSession(session: SessionView, currentSessionId?: string) {
+	return {
+		id: session.id,
+		...(currentSessionId === undefined ? {} : { current: session.id === currentSessionId }),
+		method: session.method,
+		browser: session.browser,
+		os: session.os,
+		deviceType: session.deviceType,
+		country: session.country,
+		city: session.city,
+		createdAt: iso(session.createdAt),
+		lastUsedAt: iso(session.lastUsedAt),
+		expiresAt: iso(session.expiresAt),
 	};
 }
 

@@ -2,6 +2,7 @@
 export const KC7 = {
 	invalidCredentials: "Invalid credentials",
 	emailNotVerified: "Email not verified",
+	accountDisabled: "Account disabled",
 	/** A valid access token whose user is gone. */
 	invalidOrExpiredToken: "Invalid or expired token",
 	/** KC7's word for every refusal of a caller: wrong role, missing or unusable integration key, refused target. */

@@ -26,6 +26,9 @@ export const IldUserSchema = z
 			plan: z.string().nullable(),
 			validUntil: z.string().nullable().openapi({ format: "date-time" }),
 		}),
+		banned: z.boolean().openapi({ description: "A ban is in force now (a timed ban past its end reads false)" }),
+		banReason: z.string().nullable(),
+		bannedUntil: z.string().nullable().openapi({ format: "date-time", description: "null: indefinite, or not banned" }),
 		createdAt: z.string().openapi({ format: "date-time" }),
 		updatedAt: z.string().openapi({ format: "date-time" }),
 	})

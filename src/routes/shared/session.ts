@@ -34,6 +34,5 @@ export function signInWithPassword<E extends AppEnv>(
 	return loginWithPassword(c.var.deps, {
 		...input,
 		ip: clientIp(c.req.raw.headers),
-		userAgent: c.req.header("User-Agent"),
 	});
 }

@@ -177,6 +177,9 @@ describe("GET /user (Admin)", () => {
 		// A user object, like everywhere else.
 		expect(Object.keys(first[0] as object).sort()).toEqual(
 			[
+				"banned",
+				"banReason",
+				"bannedUntil",
 				"categories",
 				"communities",
 				"createdAt",

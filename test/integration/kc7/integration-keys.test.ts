@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { integrationKeys } from "../../../src/db/schema.ts";
 import { sha256 } from "../../../src/lib/encoding.ts";
 import { createIntegrationKey } from "../../../src/services/integration-keys.ts";
-import { db } from "../../helpers/d1.ts";
+import { db, serviceDeps } from "../../helpers/d1.ts";
 import { createUser, userWithToken } from "../../helpers/factories.ts";
 import { bearer, expectError, send, sendJson } from "../../helpers/http.ts";
 import { linkFor } from "../../helpers/requests.ts";
@@ -12,7 +12,7 @@ import { linkFor } from "../../helpers/requests.ts";
 let partnerKeyId: number;
 beforeAll(async () => {
 	const admin = await createUser({ roles: ["Admin"] });
-	const created = await createIntegrationKey({ db: db() }, { name: "Test partner" }, admin.id);
+	const created = await createIntegrationKey(serviceDeps(), { name: "Test partner" }, admin.id);
 	partnerKeyId = created.id;
 });
 

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { integrationKeys, oneTimeTokens } from "../../../src/db/schema.ts";
 import { sha256 } from "../../../src/lib/encoding.ts";
 import { createIntegrationKey } from "../../../src/services/integration-keys.ts";
-import { db } from "../../helpers/d1.ts";
+import { db, serviceDeps } from "../../helpers/d1.ts";
 import { createUser, loginLinkToken, userWithToken } from "../../helpers/factories.ts";
 import {
 	bearer,
@@ -21,7 +21,7 @@ let partnerKey: string;
 let partnerKeyId: number;
 beforeAll(async () => {
 	const admin = await createUser({ roles: ["Admin"] });
-	const created = await createIntegrationKey({ db: db() }, { name: "Test partner" }, admin.id);
+	const created = await createIntegrationKey(serviceDeps(), { name: "Test partner" }, admin.id);
 	partnerKey = created.key;
 	partnerKeyId = created.id;
 });

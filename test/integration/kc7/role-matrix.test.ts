@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Role } from "../../../src/db/schema.ts";
 import { createIntegrationKey } from "../../../src/services/integration-keys.ts";
-import { db } from "../../helpers/d1.ts";
+import { db, serviceDeps } from "../../helpers/d1.ts";
 import { createModule, createUser, userWithToken } from "../../helpers/factories.ts";
 import { bearer, send } from "../../helpers/http.ts";
 import { unique, uniqueEmail } from "../../helpers/unique.ts";
@@ -92,7 +92,7 @@ beforeAll(async () => {
 		target: target.id,
 		targetEmail: target.email,
 		module: (await createModule()).id,
-		key: (await createIntegrationKey({ db: db() }, { name: "matrix" }, admin.id)).key,
+		key: (await createIntegrationKey(serviceDeps(), { name: "matrix" }, admin.id)).key,
 	};
 });
 

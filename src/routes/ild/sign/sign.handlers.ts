@@ -16,9 +16,8 @@ export const login: RouteHandler<typeof routes.login, AppEnv> = async (c) => {
 	const { email, password } = c.req.valid("json");
 	const result = await signInWithPassword(c, { identifier: email, by: "email", password });
 	if (!result.ok) {
-		throw result.reason === "unverified"
-			? new ApiError(403, ILD.emailNotVerified)
-			: new ApiError(401, ILD.invalidLogin);
+		if (result.reason === "invalid") throw new ApiError(401, ILD.invalidLogin);
+		throw new ApiError(403, result.reason === "disabled" ? ILD.accountDisabled : ILD.emailNotVerified);
 	}
 	const { signedIn } = result;
 	startSession(c, signedIn);

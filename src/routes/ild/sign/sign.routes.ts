@@ -33,7 +33,10 @@ export const login = defineRoute({
 	summary: "Sign in with email and password",
 	description:
 		"Returns an access token and the user, and sets the `refresh_token` cookie. Unknown email and wrong password give the same 401. " +
-		"Failed attempts are limited per account (10 per 15 minutes) and per IP; while limited, every attempt gets 429.",
+		"Failed attempts are limited per account (10 per 15 minutes) and per IP; while limited, every attempt gets 429. " +
+		'An unverified email (when required) is 403 "Email not verified", a banned account 403 "Account disabled" — both only ' +
+		'after the right password. A sign-in from a device not seen in 90 days mails a "New sign-in" notice with a ' +
+		'"This wasn\'t me" link (POST /sign/not-me).',
 	middleware: [jsonBodyParser()],
 	request: jsonBody(z.strictObject({ email: EmailField, password: LoginPasswordField })),
 	responses: {
@@ -73,7 +76,7 @@ export const check = defineRoute({
 	summary: "Check the access token",
 	description:
 		"Decided from the access token alone (no database read): a token stays valid until it expires, even after logout.",
-	middleware: [bearerAuth()],
+	middleware: [bearerAuth({ liveness: false })],
 	responses: {
 		200: jsonContent(
 			z

@@ -8,4 +8,6 @@ export const userAdminRouter = createRouter()
 	.openapi(routes.reindex, handlers.reindex)
 	.openapi(routes.recalculate, handlers.recalculate)
 	.openapi(routes.grantPeriod, handlers.grantPeriod)
-	.openapi(routes.listPeriods, handlers.listPeriods);
+	.openapi(routes.listPeriods, handlers.listPeriods)
+	.openapi(routes.ban, handlers.ban)
+	.openapi(routes.unban, handlers.unban);

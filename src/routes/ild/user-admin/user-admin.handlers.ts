@@ -1,6 +1,7 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { ApiError } from "../../../lib/errors.ts";
 import type { AuthEnv } from "../../../middleware/auth.ts";
+import { banUser, unbanUser } from "../../../services/bans.ts";
 import { reindexCategories } from "../../../services/communities.ts";
 import {
 	grantPeriod as grant,
@@ -9,7 +10,7 @@ import {
 } from "../../../services/subscriptions.ts";
 import { findUserById, listUsers } from "../../../services/users.ts";
 import { ILD } from "../messages.ts";
-import { toIldPeriod, toIldSubscription, toIldUser } from "../presenters.ts";
+import { toIldBan, toIldPeriod, toIldSubscription, toIldUser } from "../presenters.ts";
 import type * as routes from "./user-admin.routes.ts";
 
 export const list: RouteHandler<typeof routes.list, AuthEnv> = async (c) => {
@@ -56,4 +57,22 @@ export const listPeriods: RouteHandler<typeof routes.listPeriods, AuthEnv> = asy
 	const periods = await periodsOf(c.var.deps, Number(c.req.valid("param").userId));
 	if (!periods) throw new ApiError(404, ILD.userNotFound);
 	return c.json(periods.map(toIldPeriod), 200);
+};
+
+export const ban: RouteHandler<typeof routes.ban, AuthEnv> = async (c) => {
+	const userId = Number(c.req.valid("param").userId);
+	const { reason, until } = c.req.valid("json");
+	if (userId === c.var.auth.userId) throw new ApiError(403, ILD.cannotBanSelf);
+	const untilMs = until ? Date.parse(until) : null;
+	if (untilMs !== null && untilMs <= Date.now())
+		throw new ApiError(400, ILD.untilInPast, { issues: [{ path: "until", message: ILD.untilInPast }] });
+	const user = await banUser(c.var.deps, c.var.auth.userId, userId, { reason: reason ?? null, until: untilMs });
+	if (!user) throw new ApiError(404, ILD.userNotFound);
+	return c.json({ id: user.id, ...toIldBan(user) }, 200);
+};
+
+export const unban: RouteHandler<typeof routes.unban, AuthEnv> = async (c) => {
+	const user = await unbanUser(c.var.deps, c.var.auth.userId, Number(c.req.valid("param").userId));
+	if (!user) throw new ApiError(404, ILD.userNotFound);
+	return c.json({ id: user.id, ...toIldBan(user) }, 200);
 };

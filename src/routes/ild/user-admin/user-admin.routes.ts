@@ -164,3 +164,51 @@ export const listPeriods = defineRoute({
 		...errorResponses(401, 403, 404),
 	},
 });
+
+const BanSchema = z
+	.object({
+		id: z.number().int(),
+		banned: z.boolean(),
+		banReason: z.string().nullable(),
+		bannedUntil: z.string().nullable().openapi({ format: "date-time" }),
+	})
+	.openapi("Ban");
+
+export const ban = defineRoute({
+	method: "put",
+	path: `${USER}/ban`,
+	operationId: "ildBanUser",
+	tags,
+	summary: "Ban a user (Admin)",
+	description:
+		"In one atomic write: the ban, every session revoked, every open one-time token closed, and the `user.banned` " +
+		'event. Its access tokens are refused from the next request on; sign-in answers 403 "Account disabled" to ' +
+		"the right password; refresh and login links stop working. `until` (ISO 8601, strictly in the future) ends the " +
+		"ban by itself; absent or null bans indefinitely. Banning oneself is 403.",
+	middleware: [...ADMIN(), jsonBodyParser()],
+	request: {
+		params: userParams,
+		...jsonBody(
+			z.strictObject({
+				reason: plainText(500).nullable().optional(),
+				until: z.iso.datetime({ offset: true }).nullable().optional().openapi({ example: "2030-01-01T00:00:00Z" }),
+			}),
+		),
+	},
+	responses: {
+		200: jsonContent(BanSchema, "The ban as it now stands"),
+		...errorResponses(...JSON_BODY_ERRORS, 401, 403, 404),
+	},
+});
+
+export const unban = defineRoute({
+	method: "delete",
+	path: `${USER}/ban`,
+	operationId: "ildUnbanUser",
+	tags,
+	summary: "Lift a user's ban (Admin)",
+	description: "Idempotent; `user.unbanned` is recorded when a ban was lifted. Sessions the ban ended stay ended.",
+	middleware: ADMIN(),
+	request: { params: userParams },
+	responses: { 200: jsonContent(BanSchema, "Not banned"), ...errorResponses(401, 403, 404) },
+});

@@ -9,9 +9,8 @@ export const authenticate: RouteHandler<typeof routes.authenticate, AppEnv> = as
 	const { username, password } = c.req.valid("json");
 	const result = await signInWithPassword(c, { identifier: username, by: "emailOrUsername", password });
 	if (!result.ok) {
-		throw result.reason === "unverified"
-			? new ApiError(403, KC7.emailNotVerified)
-			: new ApiError(401, KC7.invalidCredentials);
+		if (result.reason === "invalid") throw new ApiError(401, KC7.invalidCredentials);
+		throw new ApiError(403, result.reason === "disabled" ? KC7.accountDisabled : KC7.emailNotVerified);
 	}
 	startSession(c, result.signedIn);
 	return c.json({ access_token: result.signedIn.accessToken }, 200);

@@ -20,7 +20,8 @@ export const authenticate = defineRoute({
 	description:
 		"Returns the access token and sets the `refresh_token` cookie. Shares the per-account failed-login limit with POST /sign/login. " +
 		'A wrong password is 401 "Invalid credentials"; a right one for an account whose email is not verified (when verification ' +
-		'is required, as for POST /sign/login) is 403 {"message": "Email not verified"}.',
+		'is required, as for POST /sign/login) is 403 {"message": "Email not verified"}; a banned account\'s right password is ' +
+		'403 {"message": "Account disabled"}. A sign-in from a device not seen in 90 days mails a "New sign-in" notice.',
 	middleware: [jsonBodyParser()],
 	request: jsonBody(
 		z.strictObject({

@@ -16,7 +16,7 @@ export const list: RouteHandler<typeof routes.list, AuthEnv> = async (c) =>
 	c.json((await listIntegrationKeys(c.var.deps)).map(toKc7IntegrationKey), 200);
 
 export const revoke: RouteHandler<typeof routes.revoke, AuthEnv> = async (c) => {
-	if (!(await revokeIntegrationKey(c.var.deps, Number(c.req.valid("param").id)))) {
+	if (!(await revokeIntegrationKey(c.var.deps, Number(c.req.valid("param").id), c.var.auth.userId))) {
 		throw new ApiError(404, KC7.integrationKeyNotFound);
 	}
 	return c.body(null, 204);

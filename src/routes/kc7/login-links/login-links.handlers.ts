@@ -30,7 +30,7 @@ export const create: RouteHandler<typeof routes.create, PartnerEnv> = async (c) 
 };
 
 async function redeem<E extends AppEnv>(c: Context<E>, token: string | undefined) {
-	const result = token ? await redeemLoginToken(c.var.deps, token, c.req.header("User-Agent")) : null;
+	const result = token ? await redeemLoginToken(c.var.deps, token) : null;
 	if (!result?.ok) throw new ApiError(401, KC7.invalidToken);
 	startSession(c, result.signedIn);
 	return result.signedIn;

@@ -1,0 +1,48 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import { ApiError } from "../../../lib/errors.ts";
+import type { AuthEnv } from "../../../middleware/auth.ts";
+import {
+	listSecurityEvents,
+	listUserSecurityEvents,
+	type SecurityEventPage,
+} from "../../../services/security-events.ts";
+import { ILD } from "../messages.ts";
+import { encodeCursor, paging } from "./paging.ts";
+import { toIldSecurityEvent } from "./presenters.ts";
+import type * as routes from "./security-events.routes.ts";
+
+/** A page on the wire: the events in the ILD shape, the next page's cursor minted from the last event's id. */
+function toWire(page: SecurityEventPage) {
+	return {
+		events: page.events.map(toIldSecurityEvent),
+		nextCursor: page.nextCursor === null ? null : encodeCursor(page.nextCursor),
+	};
+}
+
+export const listOwn: RouteHandler<typeof routes.listOwn, AuthEnv> = async (c) => {
+	const page = await listUserSecurityEvents(c.var.deps, c.var.auth.userId, paging(c.req.valid("query")));
+	// A valid token whose user is gone is no credential.
+	if (!page) throw new ApiError(401, ILD.invalidOrExpiredToken);
+	return c.json(toWire(page), 200);
+};
+
+export const listForUser: RouteHandler<typeof routes.listForUser, AuthEnv> = async (c) => {
+	const query = c.req.valid("query");
+	const page = await listUserSecurityEvents(c.var.deps, Number(c.req.valid("param").userId), {
+		...paging(query),
+		type: query.type,
+	});
+	if (!page) throw new ApiError(404, ILD.userNotFound);
+	return c.json(toWire(page), 200);
+};
+
+export const listAll: RouteHandler<typeof routes.listAll, AuthEnv> = async (c) => {
+	const query = c.req.valid("query");
+	const page = await listSecurityEvents(c.var.deps, {
+		...paging(query),
+		type: query.type,
+		since: query.since === undefined ? undefined : Date.parse(query.since),
+		until: query.until === undefined ? undefined : Date.parse(query.until),
+	});
+	return c.json(toWire(page), 200);
+};
