@@ -30,7 +30,7 @@ export function isGuardRefusal(error: unknown): boolean {
 	return false;
 }
 
-export class GuardRefused extends Error {
+class GuardRefused extends Error {
 	constructor() {
 		super("guard refused");
 		this.name = "GuardRefused";

@@ -1,6 +1,7 @@
-import { eq, type SQL, sql } from "drizzle-orm";
+import { and, eq, isNull, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { users } from "../db/schema.ts";
+import { sessions, users } from "../db/schema.ts";
+import type { Device } from "../lib/device.ts";
 import { badRequest } from "../lib/errors.ts";
 import { type AccessClaims, publicJwks, signAccessToken } from "../lib/jwt.ts";
 import { hashPassword, passwordProblem, verifyPassword } from "../lib/password.ts";
@@ -11,6 +12,7 @@ import { appLink, createMailer } from "./mail.ts";
 import {
 	closeOpenTokensStatement,
 	consumeOneTimeToken,
+	findOpenTokenMeta,
 	issueOneTimeToken,
 	liveTokenSubject,
 	tokenHashOf,
@@ -18,6 +20,7 @@ import {
 import { enforce, type Limited, refund } from "./rate-limits.ts";
 import { eventStatement, recordEvent, type SecurityEvent, self } from "./security-events.ts";
 import {
+	deviceSeenStatement,
 	newSession,
 	refreshSession,
 	revokeAllSessionsStatement,
@@ -73,11 +76,14 @@ export async function openSession(
 	const now = Date.now();
 	const session = await newSession(deps, user.id, method, now);
 	const event = options.event ?? { type: "login.succeeded", actor: self(user.id), detail: { method } };
-	await deps.db.batch([
+	// Read before the insert, in the same batch (no extra round trip): has this device been seen lately?
+	const [seen] = await deps.db.batch([
+		deviceSeenStatement(deps, user.id, session.device, now),
 		session.insert,
 		eventStatement(deps, { ...event, userId: user.id, sessionId: session.sessionId }, now),
 		...(options.alsoRun ?? []),
 	]);
+	if (method === "password" && isNewDevice(seen[0])) deps.defer(sendNewSignInMail(deps, user, session, now));
 	const { token, claims } = await issueAccessToken(deps, {
 		userId: user.id,
 		sessionId: session.sessionId,
@@ -146,6 +152,71 @@ export async function loginWithPassword(
 			]
 		: [];
 	return openSession(deps, user, "password", { alsoRun: upgrade });
+}
+
+/**
+ * The new-device notice: a password sign-in whose browser family, OS and country match none of the account's
+ * sessions created in the last 90 days (live, revoked or expired) gets a "New sign-in" mail with a "This wasn't
+ * me" link. An account's very first sign-in gets none.
+ */
+function isNewDevice(row: { total: number; seen: number } | undefined): boolean {
+	return row !== undefined && row.total > 0 && row.seen === 0;
+}
+
+async function sendNewSignInMail(
+	deps: Deps,
+	user: UserRecord,
+	session: { sessionId: string; device: Device },
+	now: number,
+) {
+	const { token } = await issueOneTimeToken(deps, {
+		purpose: "not-me",
+		userId: user.id,
+		meta: { sessionId: session.sessionId },
+	});
+	const { device } = session;
+	const what = [device.browser ?? "An unknown browser", device.os ? `on ${device.os}` : null].filter(Boolean).join(" ");
+	const where = [deps.request.city, deps.request.country].filter(Boolean).join(", ") || "an unknown place";
+	await createMailer(deps).send({
+		to: user.email,
+		subject: "New sign-in",
+		text: `Your account was just signed in to from a device we have not seen lately:\n\n${what} (${device.deviceType}), ${where}, at ${new Date(now).toISOString()}.\n\nIf this was you, there is nothing to do. If it wasn't, end that session and reset your password (the link works once, within 24 hours):\n\n${appLink(deps.config, "/not-me", token)}`,
+	});
+}
+
+/**
+ * "This wasn't me": ends exactly the session the notice was about (its token names it) and sends a reset mail.
+ * The token is single use; its consumption, the revocation and the `session.revoked` event are one batch.
+ */
+export async function notMe(deps: Deps, token: string): Promise<boolean> {
+	const tokenHash = await tokenHashOf(token);
+	if (!tokenHash) return false;
+	const now = Date.now();
+	const pending = await findOpenTokenMeta(deps, tokenHash, "not-me", now);
+	const sessionId = typeof pending?.meta.sessionId === "string" ? pending.meta.sessionId : null;
+	if (!pending || !sessionId) return false;
+	const consumed = await consumeOneTimeToken(deps, "not-me", token, ({ subject, now }) => [
+		deps.db
+			.update(sessions)
+			.set({ revokedAt: now })
+			.where(and(eq(sessions.id, sessionId), eq(sessions.userId, subject), isNull(sessions.revokedAt))),
+		eventStatement(
+			deps,
+			{
+				type: "session.revoked",
+				userId: subject,
+				actor: { type: "user", id: subject },
+				sessionId,
+				detail: { scope: "one", reason: "not_me" },
+			},
+			now,
+			{ ifChanged: true },
+		),
+	]);
+	if (!consumed) return false;
+	const user = await findUserById(deps, consumed.userId);
+	if (user) deps.defer(sendTokenMail(deps, user, "password-reset"));
+	return true;
 }
 
 /** Sends a verification or reset mail if the address's mail budget allows; never throws to the caller. */
@@ -316,7 +387,7 @@ export async function logout(deps: Deps, by: { sessionId?: string; refreshToken?
 }
 
 /** `logout`, written only when the statement before it ended a session. */
-export function logoutEventStatement(
+function logoutEventStatement(
 	deps: Pick<Deps, "db" | "request">,
 	userId: SQL<number | null>,
 	sessionId: string | SQL<string | null>,

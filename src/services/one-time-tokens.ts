@@ -76,6 +76,28 @@ export function liveTokenSubject(tokenHash: string, purpose: TokenPurpose, now: 
 		and purpose = ${purpose} and closed_at is null and expires_at > ${now})`;
 }
 
+/** A live token's user and meta, read without consuming it (e.g. to build the effects of its consumption). */
+export async function findOpenTokenMeta(
+	{ db }: Pick<Deps, "db">,
+	tokenHash: string,
+	purpose: TokenPurpose,
+	now: number,
+): Promise<{ userId: number; meta: Record<string, unknown> } | null> {
+	const row = await db
+		.select({ userId: oneTimeTokens.userId, meta: oneTimeTokens.meta })
+		.from(oneTimeTokens)
+		.where(
+			and(
+				eq(oneTimeTokens.tokenHash, tokenHash),
+				eq(oneTimeTokens.purpose, purpose),
+				isNull(oneTimeTokens.closedAt),
+				gt(oneTimeTokens.expiresAt, now),
+			),
+		)
+		.get();
+	return row ? { userId: row.userId, meta: row.meta ? (JSON.parse(row.meta) as Record<string, unknown>) : {} } : null;
+}
+
 export interface ConsumeContext {
 	/**
 	 * SQL for the token's user id, but only inside the consumption that claimed the token (NULL in

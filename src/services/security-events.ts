@@ -11,10 +11,10 @@ import { userExistsStatement } from "./users.ts";
  * request: a caller cannot forget them or make them up.
  */
 
-export type ActorType = (typeof ACTOR_TYPES)[number];
+type ActorType = (typeof ACTOR_TYPES)[number];
 
 /** A small object that explains the event; never a secret (no token, hash, password or key). */
-export type EventDetail = Record<string, string | number | boolean | null>;
+type EventDetail = Record<string, string | number | boolean | null>;
 
 export interface SecurityEvent {
 	type: SecurityEventType;

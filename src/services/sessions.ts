@@ -2,7 +2,7 @@ import { and, desc, eq, gt, isNull, ne, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import type { Guard } from "../db/guarded-d1.ts";
 import { sessions } from "../db/schema.ts";
-import { describeDevice } from "../lib/device.ts";
+import { type Device, describeDevice } from "../lib/device.ts";
 import { randomToken, sha256 } from "../lib/encoding.ts";
 import { parseRoles, type Role } from "../lib/roles.ts";
 import type { SessionMethod } from "./account-policy.ts";
@@ -27,6 +27,31 @@ interface NewSession {
 	expiresAt: number;
 	/** The insert, to run in the caller's batch (one D1 round trip for the whole login). */
 	insert: ReturnType<typeof insertSessionStatement>;
+	device: Device;
+}
+
+const NOTICE_WINDOW_MS = 90 * 24 * 60 * 60 * 1000;
+
+/**
+ * For the new-device notice, before the new session's insert in the same batch: how many sessions the user has
+ * ever had, and how many created in the last 90 days (live, revoked or expired) show the same browser family,
+ * OS and country.
+ */
+export function deviceSeenStatement(
+	{ db, request }: Pick<Deps, "db" | "request">,
+	userId: number,
+	device: Device,
+	now: number,
+) {
+	return db
+		.select({
+			total: sql<number>`count(*)`,
+			seen: sql<number>`coalesce(sum(case when ${sessions.createdAt} > ${now - NOTICE_WINDOW_MS}
+				and ${sessions.browser} is ${device.browser} and ${sessions.os} is ${device.os}
+				and ${sessions.country} is ${request.country} then 1 else 0 end), 0)`,
+		})
+		.from(sessions)
+		.where(eq(sessions.userId, userId));
 }
 
 function insertSessionStatement(db: Db, values: typeof sessions.$inferInsert) {
@@ -67,7 +92,13 @@ export async function newSession(
 		method,
 		...deviceColumns(request),
 	});
-	return { sessionId, refreshToken: `${family}.${secret}`, expiresAt, insert } satisfies NewSession;
+	return {
+		sessionId,
+		refreshToken: `${family}.${secret}`,
+		expiresAt,
+		insert,
+		device: describeDevice(request.userAgent),
+	} satisfies NewSession;
 }
 
 export type RefreshOutcome =
@@ -75,15 +106,6 @@ export type RefreshOutcome =
 	| { kind: "grace"; sessionId: string; userId: number; roles: Role[] }
 	| { kind: "invalid" }
 	| { kind: "reuse"; sessionId: string };
-
-interface RefreshRow {
-	id: string;
-	user_id: number;
-	rotated: number;
-	revoked: number;
-	expires_at: number;
-	roles: string | null;
-}
 
 /**
  * One atomic statement decides every case (SET expressions all read the row as it was):

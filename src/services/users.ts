@@ -222,11 +222,12 @@ export async function updateProfile(
 	const read = db.select(recordColumns(now)).from(users).where(eq(users.id, userId));
 	if (!image) {
 		try {
-			const [, after] = await db.batch([
+			const [, , after] = await db.batch([
 				db
 					.update(users)
 					.set({ ...changes, updatedAt: now })
 					.where(eq(users.id, userId)),
+				profileEvent(deps, userId, changes, false, now),
 				read,
 			]);
 			return toRecord(after[0]);
@@ -238,12 +239,13 @@ export async function updateProfile(
 	let displaced: { objectKey: string }[];
 	let user: UserRecord | null;
 	try {
-		const [queued, , , after] = await db.batch([
+		const [queued, , , , after] = await db.batch([
 			displacedImageStatement(db, userId, key, now),
 			db
 				.update(users)
 				.set({ ...changes, profileImageKey: key, updatedAt: now })
 				.where(eq(users.id, userId)),
+			profileEvent(deps, userId, changes, true, now),
 			adoptedImageStatement(db, userId, key),
 			read,
 		]);
@@ -261,6 +263,17 @@ export async function updateProfile(
 	// Only now, with the row pointing at the new object, is the displaced one deleted; never part of the answer.
 	for (const { objectKey } of displaced) deps.defer(deleteQueuedImage(deps, objectKey));
 	return user;
+}
+
+/** `profile.updated`, right after the update in its batch: written only if the row changed (the user exists). */
+function profileEvent(deps: Deps, userId: number, changes: ProfileChanges, image: boolean, now: number) {
+	const fields = [...Object.keys(changes), ...(image ? ["profileImage"] : [])].sort().join(",");
+	return eventStatement(
+		deps,
+		{ type: "profile.updated", userId, actor: { type: "user", id: userId }, detail: { fields } },
+		now,
+		{ ifChanged: true },
+	);
 }
 
 /** Sets the tutorial-completed time once; later calls keep the first time. One round trip. */

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Role } from "../../../src/db/schema.ts";
 import { createIntegrationKey } from "../../../src/services/integration-keys.ts";
-import { db, serviceDeps } from "../../helpers/d1.ts";
+import { serviceDeps } from "../../helpers/d1.ts";
 import { createModule, createUser, userWithToken } from "../../helpers/factories.ts";
 import { bearer, send } from "../../helpers/http.ts";
 import { unique, uniqueEmail } from "../../helpers/unique.ts";

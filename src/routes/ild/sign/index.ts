@@ -10,4 +10,5 @@ export const signRouter = createRouter()
 	.openapi(routes.logout, handlers.logout)
 	.openapi(routes.verify, handlers.verify)
 	.openapi(routes.requestReset, handlers.requestReset)
-	.openapi(routes.completeReset, handlers.completeReset);
+	.openapi(routes.completeReset, handlers.completeReset)
+	.openapi(routes.notMe, handlers.notMe);

@@ -72,3 +72,8 @@ export const completeReset: RouteHandler<typeof routes.completeReset, AppEnv> = 
 		throw new ApiError(400, ILD.invalidOrExpiredToken);
 	return c.json({ message: ILD.passwordChanged }, 200);
 };
+
+export const notMe: RouteHandler<typeof routes.notMe, AppEnv> = async (c) => {
+	if (!(await auth.notMe(c.var.deps, c.req.valid("json").token))) throw new ApiError(400, ILD.invalidOrExpiredToken);
+	return c.json({}, 200);
+};

@@ -179,3 +179,20 @@ export const completeReset = defineRoute({
 		...errorResponses(...JSON_BODY_ERRORS),
 	},
 });
+
+export const notMe = defineRoute({
+	method: "post",
+	path: "/sign/not-me",
+	operationId: "ildNotMe",
+	tags,
+	summary: '"This wasn\'t me" (from a New sign-in mail)',
+	description:
+		"Ends exactly the session the notice was about and mails a password-reset link. The token is single use and " +
+		'lives 24 hours; an unknown, used or expired one is 400 "Invalid or expired token".',
+	middleware: [jsonBodyParser()],
+	request: jsonBody(z.strictObject({ token: TokenField })),
+	responses: {
+		200: jsonContent(z.object({}).openapi("Empty"), "Done: that session is ended and a reset mail is on its way"),
+		...errorResponses(...JSON_BODY_ERRORS),
+	},
+});
