@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type Role, userRoles } from "../../src/db/schema.ts";
+import { type Role, userRoles, users } from "../../src/db/schema.ts";
 import { createIntegrationKey } from "../../src/services/integration-keys.ts";
 import { db, serviceDeps, userRow } from "../helpers/d1.ts";
 import { createUser, PASSWORD, userWithToken } from "../helpers/factories.ts";
@@ -15,7 +15,15 @@ import { eventually, outbox, tokenFromMail } from "../helpers/mail.ts";
  * OpenAPI document, and the last test fails until such a route is added to PATHS below.
  */
 
-type State = "verified" | "unverified" | "provisioned" | "manager" | "api" | "admin";
+type State =
+	| "verified"
+	| "unverified"
+	| "provisioned"
+	| "manager"
+	| "api"
+	| "admin"
+	| "banned"
+	| "banned until yesterday";
 type Account = Awaited<ReturnType<typeof createUser>>;
 
 const STATES: Record<State, () => Promise<Account>> = {
@@ -26,7 +34,19 @@ const STATES: Record<State, () => Promise<Account>> = {
 	manager: () => createUser({ roles: ["Manager"] }),
 	api: () => createUser({ roles: ["API"] }),
 	admin: () => createUser({ roles: ["Admin"] }),
+	// Banned after sign-up (as PUT /user/{id}/ban leaves the row), indefinitely or by a timed ban that has ended.
+	banned: () => banned(null),
+	"banned until yesterday": () => banned(Date.now() - 24 * 60 * 60 * 1000),
 };
+
+async function banned(until: number | null): Promise<Account> {
+	const account = await createUser();
+	await db()
+		.update(users)
+		.set({ bannedAt: Date.now() - 2 * 24 * 60 * 60 * 1000, bannedUntil: until, banReason: "test" })
+		.where(eq(users.id, account.id));
+	return account;
+}
 
 let staffKey: string;
 let admin: { token: string };
@@ -147,6 +167,10 @@ const EXPECTED: Record<State, Record<string, number>> = {
 	manager: { password: 200, link: 200, reset: 200 },
 	api: { password: 200, link: 200, reset: 200 },
 	admin: { password: 200, link: 403, reset: 200 },
+	// A ban closes every door (403 "Account disabled" to the right password, no link is minted); a reset sets the
+	// password but opens no session, and the sign-in after it is refused the same way.
+	banned: { password: 403, link: 403, reset: 403 },
+	"banned until yesterday": { password: 200, link: 200, reset: 200 },
 };
 const kindOf = (path: string) =>
 	path.startsWith("login link") ? "link" : path.startsWith("password reset") ? "reset" : "password";
