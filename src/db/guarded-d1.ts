@@ -47,6 +47,8 @@ export interface GuardedD1 {
 
 export function guardedD1(inner: D1Database, guard: Guard): GuardedD1 {
 	let checked = false;
+	// Once refused, the answer is known: no second query to learn it again.
+	let refused = false;
 	const guardStatement = () => inner.prepare(guard.sql).bind(...guard.params);
 
 	/** Runs `statements` behind the guard the first time, plainly afterwards. */
@@ -57,7 +59,10 @@ export function guardedD1(inner: D1Database, guard: Guard): GuardedD1 {
 			checked = true;
 			return results.slice(1);
 		} catch (error) {
-			if (GUARD_FAILED.test(messagesOf(error))) throw new GuardRefused();
+			if (GUARD_FAILED.test(messagesOf(error))) {
+				refused = true;
+				throw new GuardRefused();
+			}
 			throw error;
 		}
 	}
@@ -107,6 +112,7 @@ export function guardedD1(inner: D1Database, guard: Guard): GuardedD1 {
 		},
 		async checkNow() {
 			if (checked) return true;
+			if (refused) return false;
 			try {
 				await batch([]);
 				return true;

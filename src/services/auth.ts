@@ -279,6 +279,9 @@ export async function verifyEmail(deps: Deps, token: string): Promise<boolean> {
 			.update(users)
 			.set({ ...mailboxProven(now), updatedAt: now })
 			.where(eq(users.id, subject)),
+		eventStatement(deps, { type: "email.verified", userId: subject, actor: { type: "user", id: subject } }, now, {
+			ifChanged: true,
+		}),
 	]);
 	return consumed !== null;
 }
@@ -314,6 +317,12 @@ export async function resetPassword(deps: Deps, token: string, password: string)
 			.update(users)
 			.set({ passwordHash, ...mailboxProven(now), updatedAt: now })
 			.where(eq(users.id, subject)),
+		eventStatement(
+			deps,
+			{ type: "password.reset_completed", userId: subject, actor: { type: "user", id: subject } },
+			now,
+			{ ifChanged: true },
+		),
 		revokeAllSessionsStatement(deps.db, subject, now),
 		closeOpenTokensStatement(deps.db, subject, "all", now),
 	]);
@@ -376,12 +385,13 @@ export async function refreshAccess(deps: Deps, refreshToken: string | undefined
 /** Logout: the Bearer token's session if one is given, else the refresh cookie's. */
 export async function logout(deps: Deps, by: { sessionId?: string; refreshToken?: string }): Promise<boolean> {
 	if (by.sessionId) {
+		// The Bearer token's session, if it is still live: a dead token is refused like everywhere else (401).
 		const now = Date.now();
-		await deps.db.batch([
+		const [revoked] = await deps.db.batch([
 			revokeSessionStatement(deps.db, by.sessionId, now),
 			logoutEventStatement(deps, sql`(select user_id from sessions where id = ${by.sessionId})`, by.sessionId, now),
 		]);
-		return true;
+		return revoked.length > 0;
 	}
 	return by.refreshToken ? revokeByRefreshToken(deps, by.refreshToken) : false;
 }

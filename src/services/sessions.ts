@@ -239,11 +239,22 @@ export async function revokeByRefreshToken(
 	return rows.length > 0;
 }
 
+/**
+ * Ends one session if it is live and its account not banned (so a token the liveness guard would refuse ends
+ * nothing here either); returns the id when it did.
+ */
 export function revokeSessionStatement(db: Db, sessionId: string, now = Date.now()) {
 	return db
 		.update(sessions)
 		.set({ revokedAt: now })
-		.where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+		.where(
+			and(
+				eq(sessions.id, sessionId),
+				isNull(sessions.revokedAt),
+				gt(sessions.expiresAt, now),
+				sql`not exists (select 1 from users where users.id = ${sessions.userId} and ${banInForceSql(now)})`,
+			),
+		)
 		.returning({ id: sessions.id });
 }
 

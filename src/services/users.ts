@@ -130,12 +130,14 @@ function refuseReservedUsername(deps: Pick<Deps, "config">, username: string | n
 export function provisionUser(
 	deps: Pick<Deps, "db" | "config" | "request">,
 	input: { email: string; username: string },
-	provisionedBy: number,
+	caller: { userId: number; roles: readonly Role[] },
 ): Promise<UserRecord> {
 	refuseReservedUsername(deps, input.username);
-	return createUser(deps, { ...input, passwordHash: null, provisionedBy }, Date.now(), {
+	// An Admin provisions as staff; Manager and API callers are the partner backends KC7 serves.
+	const actor = { type: caller.roles.includes("Admin") ? ("admin" as const) : ("partner" as const), id: caller.userId };
+	return createUser(deps, { ...input, passwordHash: null, provisionedBy: caller.userId }, Date.now(), {
 		type: "user.provisioned",
-		actor: { type: "partner", id: provisionedBy },
+		actor,
 	});
 }
 

@@ -44,12 +44,13 @@ export const refresh: RouteHandler<typeof routes.refresh, AppEnv> = async (c) =>
 };
 
 export const logout: RouteHandler<typeof routes.logout, OptionalAuthEnv> = async (c) => {
-	const signedOut = await auth.logout(c.var.deps, {
-		sessionId: c.var.auth?.sessionId,
-		refreshToken: readRefreshCookie(c),
-	});
-	clearRefreshCookie(c);
+	const sessionId = c.var.auth?.sessionId;
+	const signedOut = await auth.logout(c.var.deps, { sessionId, refreshToken: readRefreshCookie(c) });
 	noStore(c);
+	// A valid token whose session already ended is refused like on every Bearer route (revoked means revoked),
+	// and the cookie — possibly another, live session's — is left alone.
+	if (sessionId && !signedOut) throw new ApiError(401, ILD.invalidOrExpiredToken);
+	clearRefreshCookie(c);
 	if (!signedOut) throw new ApiError(401, ILD.authenticationRequired);
 	return c.json({ message: ILD.signedOut }, 200);
 };

@@ -34,6 +34,6 @@ export const byRef: RouteHandler<typeof routes.byRef, AuthEnv> = async (c) => {
 };
 
 export const create: RouteHandler<typeof routes.create, AuthEnv> = async (c) => {
-	const user = await provisionUser(c.var.deps, c.req.valid("json"), c.var.auth.userId);
+	const user = await provisionUser(c.var.deps, c.req.valid("json"), c.var.auth);
 	return c.json(toKc7ProvisionedUser(user), 201);
 };
