@@ -1,5 +1,6 @@
 import { COMMON_PASSWORDS } from "./common-passwords.ts";
 import { base64url, constantTimeEqual, fromBase64url, randomBytes } from "./encoding.ts";
+import { isWerkzeugHash, verifyWerkzeugHash } from "./werkzeug.ts";
 
 /**
  * Password hashing: HMAC-SHA256 pepper, then PBKDF2-HMAC-SHA256.
@@ -16,6 +17,8 @@ import { base64url, constantTimeEqual, fromBase64url, randomBytes } from "./enco
 export const PBKDF2_MAX_ITERATIONS = 100_000;
 const PASSWORD_PARAMS = { iterations: PBKDF2_MAX_ITERATIONS, saltBytes: 16, hashBytes: 32 } as const;
 const ALGORITHM = "pbkdf2-sha256";
+/** How every hash of the current format begins (anything else stored is a legacy, KC7 Werkzeug, hash). */
+export const CURRENT_HASH_PREFIX = `${ALGORITHM}$`;
 
 export interface Pepper {
 	id: string;
@@ -101,6 +104,12 @@ export async function verifyPassword(
 	stored: string | null | undefined,
 	peppers: Pepper[],
 ): Promise<VerifyResult> {
+	// KC7's accounts arrive with Werkzeug hashes (src/lib/werkzeug.ts): right means "store ours now".
+	if (stored && isWerkzeugHash(stored)) {
+		const legacy = await verifyWerkzeugHash(password, stored);
+		if ("ok" in legacy) return { ok: legacy.ok, needsRehash: legacy.ok };
+		// Refused without computing (parameters out of bounds): an invalid credential, at a current hash's cost.
+	}
 	const parsed = stored ? parsePasswordHash(stored) : null;
 	const pepper = parsed ? peppers.find((p) => p.id === parsed.pepperId) : undefined;
 	if (!parsed || !pepper) {

@@ -2,6 +2,7 @@ import { asc, count, eq, getTableColumns, or, type SQL, type SQLWrapper, sql } f
 import type { Db } from "../db/client.ts";
 import { users } from "../db/schema.ts";
 import { badRequest, conflict } from "../lib/errors.ts";
+import { CURRENT_HASH_PREFIX } from "../lib/password.ts";
 import { parseRoles, type Role } from "../lib/roles.ts";
 import { reservedUsernameProblem } from "../lib/usernames.ts";
 import { type DbDeps, type Deps, NO_REQUEST } from "./deps.ts";
@@ -329,4 +330,22 @@ export async function listUsers({ db }: DbDeps, options: { limit: number; offset
 			.offset(options.offset),
 	]);
 	return { total: total[0]?.n ?? 0, users: page.map((row) => toRecord(row) as UserRecord) };
+}
+
+/**
+ * Admin statistics, one query: every account, those still holding a KC7 (Werkzeug) hash — the migration's progress,
+ * banned ones included — and a few other counts an operator watches.
+ */
+export async function accountStats({ db }: DbDeps, now = Date.now()) {
+	const row = await db
+		.select({
+			users: sql<number>`count(*)`,
+			legacyPasswordHashes: sql<number>`coalesce(sum(${users.passwordHash} is not null and ${users.passwordHash} not like ${`${CURRENT_HASH_PREFIX}%`}), 0)`,
+			withoutPassword: sql<number>`coalesce(sum(${users.passwordHash} is null), 0)`,
+			unverifiedEmails: sql<number>`coalesce(sum(${users.emailVerifiedAt} is null), 0)`,
+			banned: sql<number>`coalesce(sum(${banInForceSql(now)}), 0)`,
+		})
+		.from(users)
+		.get();
+	return row ?? { users: 0, legacyPasswordHashes: 0, withoutPassword: 0, unverifiedEmails: 0, banned: 0 };
 }

@@ -4,6 +4,7 @@ import * as routes from "./user-admin.routes.ts";
 
 export const userAdminRouter = createRouter()
 	.openapi(routes.list, handlers.list)
+	.openapi(routes.stats, handlers.stats)
 	.openapi(routes.get, handlers.get)
 	.openapi(routes.reindex, handlers.reindex)
 	.openapi(routes.recalculate, handlers.recalculate)

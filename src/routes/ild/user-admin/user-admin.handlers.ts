@@ -8,7 +8,7 @@ import {
 	listPeriods as periodsOf,
 	recalculateSubscription,
 } from "../../../services/subscriptions.ts";
-import { findUserById, listUsers } from "../../../services/users.ts";
+import { accountStats, findUserById, listUsers } from "../../../services/users.ts";
 import { ILD } from "../messages.ts";
 import { toIldBan, toIldPeriod, toIldSubscription, toIldUser } from "../presenters.ts";
 import type * as routes from "./user-admin.routes.ts";
@@ -76,3 +76,6 @@ export const unban: RouteHandler<typeof routes.unban, AuthEnv> = async (c) => {
 	if (!user) throw new ApiError(404, ILD.userNotFound);
 	return c.json({ id: user.id, ...toIldBan(user) }, 200);
 };
+
+export const stats: RouteHandler<typeof routes.stats, AuthEnv> = async (c) =>
+	c.json(await accountStats(c.var.deps), 200);

@@ -212,3 +212,31 @@ export const unban = defineRoute({
 	request: { params: userParams },
 	responses: { 200: jsonContent(BanSchema, "Not banned"), ...errorResponses(401, 403, 404) },
 });
+
+export const stats = defineRoute({
+	method: "get",
+	path: "/user/stats",
+	operationId: "ildAccountStats",
+	tags,
+	summary: "Account statistics (Admin)",
+	description:
+		"`users` counts every account; `legacyPasswordHashes` every account still holding a KC7 (Werkzeug) hash, banned " +
+		"ones included — it falls as migrated users sign in. Also accounts without a password, with an unverified " +
+		"email, and banned now. One query.",
+	middleware: ADMIN(),
+	responses: {
+		200: jsonContent(
+			z
+				.object({
+					users: z.number().int(),
+					legacyPasswordHashes: z.number().int(),
+					withoutPassword: z.number().int(),
+					unverifiedEmails: z.number().int(),
+					banned: z.number().int(),
+				})
+				.openapi("AccountStats"),
+			"Counts",
+		),
+		...errorResponses(401, 403),
+	},
+});
