@@ -1,3 +1,8 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { planImport, readRows, sqlFor } from "../../src/scripts/kc7-import-plan.ts";
 
@@ -115,4 +120,47 @@ describe("KC7 import plan", () => {
 		expect(files[0]).toContain("'o''brien@example.com'");
 		expect(files[0]).not.toContain("?");
 	});
+});
+
+describe("npm run import:kc7 (end to end, against a throwaway local D1)", () => {
+	const root = fileURLToPath(new URL("../..", import.meta.url).href);
+	const wrangler = join(root, "node_modules", ".bin", "wrangler");
+	const run = (args: string[]) =>
+		spawnSync(process.execPath, [join(root, "src/scripts/import-kc7.ts"), ...args], { cwd: root, encoding: "utf8" });
+
+	it("dry-runs, applies, and a second apply creates nothing; bad arguments exit 2", () => {
+		const dir = mkdtempSync(join(tmpdir(), "kc7-e2e-"));
+		try {
+			const persist = join(dir, "state");
+			const migrated = spawnSync(
+				wrangler,
+				["d1", "migrations", "apply", "DB", "--local", "--env", "development", "--persist-to", persist],
+				{ cwd: root, encoding: "utf8", env: { ...process.env, CI: "true" } },
+			);
+			expect(migrated.status, migrated.stderr).toBe(0);
+			const file = join(dir, "kc7.jsonl");
+			writeFileSync(
+				file,
+				[
+					row({ user_id: 9001, email: "e2e-a@example.com", username: "e2e_a", roles: ["API"] }),
+					row({ user_id: 9002, email: "e2e-b@example.com", username: "e2e_b", is_active: 0 }),
+					row({ user_id: 9003, email: "E2E-A@example.com", username: "e2e_dup" }),
+					row({ user_id: 9004, email: "bad" }),
+				].join("\n"),
+			);
+			const dry = run([file, "--persist-to", persist]);
+			expect(dry.status, dry.stderr).toBe(0);
+			expect(dry.stdout).toMatch(/line 4: email/);
+			expect(dry.stdout.trim().split("\n").at(-1)).toMatch(/^dry run: would create 2, matched 1, invalid 1/);
+			const applied = run([file, "--persist-to", persist, "--apply"]);
+			expect(applied.stdout.trim().split("\n").at(-1)).toBe("created 2, matched 1, invalid 1");
+			const again = run([file, "--persist-to", persist, "--apply"]);
+			expect(again.stdout.trim().split("\n").at(-1)).toBe("created 0, matched 3, invalid 1");
+			expect(run([]).status).toBe(2);
+			expect(run([file, "--bogus"]).status).toBe(2);
+			expect(run([join(dir, "missing.jsonl")]).status).toBe(1);
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	}, 120_000);
 });
