@@ -224,7 +224,7 @@ const quote = (value: string | number | null) =>
  * run inserted): literals, not bound parameters, so D1's 100-parameter limit never applies; statements are grouped
  * into files of at most `perFile` users so each `wrangler d1 execute --file` stays well inside D1's limits.
  */
-export function sqlFor(users: ImportUser[], now: number, perFile = 500): string[] {
+export function sqlFor(users: ImportUser[], now: number, perFile = 5000): string[] {
 	const files: string[] = [];
 	for (let i = 0; i < users.length; i += perFile) {
 		const lines: string[] = [];
