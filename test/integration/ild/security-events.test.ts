@@ -8,24 +8,10 @@ import { listSecurityEvents, listUserSecurityEvents, recordEvent } from "../../.
 import { countingD1, db } from "../../helpers/d1.ts";
 import { createUser, userWithToken } from "../../helpers/factories.ts";
 import { bearer, expectError, send } from "../../helpers/http.ts";
+import type { WireEvent } from "../../helpers/requests.ts";
 
 /** The audit log's read routes: GET /user/security-events, GET /user/{userId}/security-events, GET /security-events. */
 
-interface WireEvent {
-	id: number;
-	at: string;
-	type: string;
-	outcome: string;
-	userId: number | null;
-	actor: { type: string; id: number | null };
-	integrationKeyId: number | null;
-	sessionId: string | null;
-	ip: string | null;
-	country: string | null;
-	userAgent: string | null;
-	requestId: string | null;
-	detail: Record<string, unknown>;
-}
 interface Page {
 	events: WireEvent[];
 	nextCursor: string | null;
