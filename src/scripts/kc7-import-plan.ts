@@ -73,7 +73,10 @@ export function readRows(text: string, fileName: string): ImportRow[] {
 
 export class UsageError extends Error {}
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// No whitespace or control characters anywhere in an address.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+const EMAIL = /^[^\s@\u0000-\u001f\u007f]+@[^\s@\u0000-\u001f\u007f]+\.[^\s@\u0000-\u001f\u007f]+$/;
+const MAX_USER_ID = 2 ** 31 - 1;
 
 function parseTime(value: unknown): number | null {
 	if (typeof value !== "string" || value.trim() === "") return null;
@@ -142,8 +145,14 @@ export function checkRow(
 	const bad = (reason: string) => ({ invalid: `line ${row.line}: ${reason}` });
 	if (Object.keys(f).length === 0) return bad("not a JSON object");
 	const id = Number(f.user_id);
-	if (!Number.isSafeInteger(id) || id < 1 || !/^\d+$/.test(String(f.user_id)))
-		return bad("user_id must be a positive integer");
+	// Ids stay far below 2^53 so SQLite's next autoincrement id is still exact in JavaScript (and in JWT `sub`).
+	if (!Number.isSafeInteger(id) || id < 1 || id > MAX_USER_ID || !/^\d+$/.test(String(f.user_id)))
+		return bad(`user_id must be an integer from 1 to ${MAX_USER_ID}`);
+	// wrangler's file runner chokes on NUL and rewrites "BEGIN TRANSACTION" even inside quoted values: refuse both.
+	const unsafe = Object.entries(f).find(
+		([, v]) => typeof v === "string" && (v.includes("\0") || /BEGIN TRANSACTION/i.test(v)),
+	);
+	if (unsafe) return bad(`${unsafe[0]} holds a NUL character or "BEGIN TRANSACTION"`);
 	const email = typeof f.email === "string" ? f.email.trim().toLowerCase() : "";
 	if (!EMAIL.test(email) || email.length > 254) return bad("email is not a valid address");
 	let username = typeof f.username === "string" && f.username.trim() !== "" ? f.username.trim() : null;

@@ -58,31 +58,53 @@ export interface SignedIn {
 	sessionExpiresAt: number;
 }
 
-export type SessionOpening = { ok: true; signedIn: SignedIn } | { ok: false; reason: "unverified" | "disabled" };
+export type SessionOpening =
+	| { ok: true; signedIn: SignedIn }
+	| { ok: false; reason: "unverified" | "disabled" | "invalid" };
 
 /**
  * Opens a session for a user whose identity is already proven (password, login link, reset), after the
  * account rules of services/account-policy.ts: the one door every session goes through. Its audit event
- * (`login.succeeded`, or the caller's, e.g. `link.redeemed`) is written in the session's own batch.
+ * (`login.succeeded`, or the caller's, e.g. `link.redeemed`) is written in the session's own batch. The insert
+ * re-checks the account inside that batch (not banned now; for a password, the verified hash still stored):
+ * a reset, password change or ban that landed meanwhile leaves no session and no event ("invalid").
  */
 export async function openSession(
 	deps: Deps,
 	user: UserRecord,
 	method: SessionMethod,
-	options: { alsoRun?: BatchItem<"sqlite">[]; event?: Omit<SecurityEvent, "userId" | "sessionId"> } = {},
+	options: {
+		alsoRun?: BatchItem<"sqlite">[];
+		event?: Omit<SecurityEvent, "userId" | "sessionId">;
+		verifiedPasswordHash?: string;
+	} = {},
 ): Promise<SessionOpening> {
 	const refusal = sessionRefusal(deps.config, user, method);
-	if (refusal) return { ok: false, reason: refusal };
+	if (refusal) {
+		if (method === "password")
+			await recordEvent(deps, {
+				type: "login.failed",
+				outcome: "failure",
+				userId: user.id,
+				actor: self(user.id),
+				detail: { reason: refusal },
+			});
+		return { ok: false, reason: refusal };
+	}
 	const now = Date.now();
-	const session = await newSession(deps, user.id, method, now);
+	const session = await newSession(deps, user.id, method, now, options.verifiedPasswordHash);
 	const event = options.event ?? { type: "login.succeeded", actor: self(user.id), detail: { method } };
 	// Read before the insert, in the same batch (no extra round trip): has this device been seen lately?
-	const [seen] = await deps.db.batch([
+	const [seen, inserted] = await deps.db.batch([
 		deviceSeenStatement(deps, user.id, session.device, now),
 		session.insert,
-		eventStatement(deps, { ...event, userId: user.id, sessionId: session.sessionId }, now),
+		// Only if the insert above happened (changes()), without a count: the event is about one session.
+		eventStatement(deps, { ...event, userId: user.id, sessionId: session.sessionId }, now, {
+			onlyIf: sql`changes() > 0`,
+		}),
 		...(options.alsoRun ?? []),
 	]);
+	if (inserted.length === 0) return { ok: false, reason: "invalid" };
 	if (method === "password" && isNewDevice(seen[0])) deps.defer(sendNewSignInMail(deps, user, session, now));
 	const { token, claims } = await issueAccessToken(deps, {
 		userId: user.id,
@@ -143,15 +165,26 @@ export async function loginWithPassword(
 	}
 
 	deps.defer(Promise.all(limits.map((l) => refund(deps.env, deps.config, l))));
+	const verifiedHash = user.passwordHash as string;
+	// The upgrade only replaces the hash that was verified: a reset or change that landed meanwhile stays.
 	const upgrade: BatchItem<"sqlite">[] = verdict.needsRehash
 		? [
 				deps.db
 					.update(users)
 					.set({ passwordHash: await hashPassword(input.password, deps.config.peppers) })
-					.where(eq(users.id, user.id)),
+					.where(and(eq(users.id, user.id), eq(users.passwordHash, verifiedHash))),
 			]
 		: [];
-	return openSession(deps, user, "password", { alsoRun: upgrade });
+	const opened = await openSession(deps, user, "password", { alsoRun: upgrade, verifiedPasswordHash: verifiedHash });
+	if (opened.ok || opened.reason !== "invalid") return opened;
+	// The stored hash changed between the check and the write. If a concurrent sign-in only re-encoded the same
+	// password (the upgrade above), the password still verifies against what is stored now: sign in with that.
+	// A reset or a password change stored another password, and this one fails here as it should.
+	const now = await findUserById(deps, user.id);
+	if (!now?.passwordHash || now.passwordHash === verifiedHash) return opened;
+	const again = await verifyPassword(input.password, now.passwordHash, deps.config.peppers);
+	if (!again.ok) return opened;
+	return openSession(deps, now, "password", { verifiedPasswordHash: now.passwordHash });
 }
 
 /**
@@ -215,7 +248,13 @@ export async function notMe(deps: Deps, token: string): Promise<boolean> {
 	]);
 	if (!consumed) return false;
 	const user = await findUserById(deps, consumed.userId);
-	if (user) deps.defer(sendTokenMail(deps, user, "password-reset"));
+	// The reset mail counts toward the address's mail limit like every other (and is skipped past it).
+	if (user)
+		deps.defer(
+			enforce(deps.env, deps.config, { name: "mailAddress", key: user.email }).then(() =>
+				sendTokenMail(deps, user, "password-reset"),
+			),
+		);
 	return true;
 }
 

@@ -30,17 +30,19 @@ export interface SecurityEvent {
 /**
  * The event's insert, to run in the batch of its change. With `ifChanged`, it is written only when the statement
  * just before it in the batch changed a row (SQLite's `changes()`), and `detail.count` says how many: so an event
- * exists if and only if its change happened, even when twenty requests race to make the same change.
+ * exists if and only if its change happened, even when twenty requests race to make the same change. `onlyIf`
+ * narrows it further when the statement before may change a row in more ways than the event is about.
  */
 export function eventStatement(
 	{ db, request }: { db: Db; request: Deps["request"] },
 	event: SecurityEvent,
 	now = Date.now(),
-	options: { ifChanged?: boolean } = {},
+	options: { ifChanged?: boolean; onlyIf?: SQL } = {},
 ) {
 	const detail = JSON.stringify(event.detail ?? {});
 	const detailSql = options.ifChanged ? sql`json_set(${detail}, '$.count', changes())` : sql`${detail}`;
-	const where = options.ifChanged ? sql` where changes() > 0` : sql``;
+	const conditions = [...(options.ifChanged ? [sql`changes() > 0`] : []), ...(options.onlyIf ? [options.onlyIf] : [])];
+	const where = conditions.length > 0 ? sql` where ${sql.join(conditions, sql` and `)}` : sql``;
 	// Every column in the table's order (id first, left to SQLite), as Drizzle's insert … select expects.
 	return db.insert(securityEvents).select(
 		sql`select null, ${now}, ${event.type}, ${event.outcome ?? "success"}, ${event.userId}, ${event.actor.type},

@@ -25,8 +25,8 @@ interface NewSession {
 	sessionId: string;
 	refreshToken: string;
 	expiresAt: number;
-	/** The insert, to run in the caller's batch (one D1 round trip for the whole login). */
-	insert: ReturnType<typeof insertSessionStatement>;
+	/** The conditional insert, to run in the caller's batch (one D1 round trip for the whole login). */
+	insert: SessionInsert;
 	device: Device;
 }
 
@@ -54,9 +54,7 @@ export function deviceSeenStatement(
 		.where(eq(sessions.userId, userId));
 }
 
-function insertSessionStatement(db: Db, values: typeof sessions.$inferInsert) {
-	return db.insert(sessions).values(values);
-}
+type SessionInsert = ReturnType<ReturnType<ReturnType<Db["insert"]>["select"]>["returning"]>;
 
 /** The device columns as the request shows them now: written at sign-in and at each refresh. */
 function deviceColumns(request: Deps["request"]) {
@@ -71,27 +69,35 @@ function deviceColumns(request: Deps["request"]) {
 	};
 }
 
+/**
+ * A new session for `userId`. Its insert is conditional, decided in the same transaction as the rest of the
+ * sign-in's batch: the account must not be banned *now*, and for a password sign-in it must still hold the very
+ * hash that was verified. So a reset, a password change or a ban that lands while a sign-in is between its
+ * password check and its write leaves that sign-in with no session (the insert returns no row).
+ */
 export async function newSession(
 	{ db, request }: Pick<Deps, "db" | "request">,
 	userId: number,
 	method: SessionMethod,
 	now = Date.now(),
+	verifiedPasswordHash?: string,
 ) {
 	const sessionId = randomToken(16);
 	const family = randomToken(16);
 	const secret = randomToken(32);
 	const expiresAt = now + SESSION_ABSOLUTE_MS;
-	const insert = insertSessionStatement(db, {
-		id: sessionId,
-		userId,
-		family,
-		tokenHash: await sha256(secret),
-		createdAt: now,
-		lastUsedAt: now,
-		expiresAt,
-		method,
-		...deviceColumns(request),
-	});
+	const d = deviceColumns(request);
+	const passwordStill =
+		verifiedPasswordHash === undefined ? sql`` : sql` and users.password_hash = ${verifiedPasswordHash}`;
+	// Every column in the table's order, as Drizzle's insert … select expects.
+	const insert = db
+		.insert(sessions)
+		.select(
+			sql`select ${sessionId}, ${userId}, ${family}, ${await sha256(secret)}, null, null, ${now}, ${now}, ${expiresAt},
+				null, ${d.userAgent}, ${method}, ${d.browser}, ${d.os}, ${d.deviceType}, ${d.country}, ${d.city}
+			from users where users.id = ${userId} and not ${banInForceSql(now)}${passwordStill}`,
+		)
+		.returning({ id: sessions.id });
 	return {
 		sessionId,
 		refreshToken: `${family}.${secret}`,
@@ -176,7 +182,9 @@ export async function refreshSession(
 				sessionId: sql<string | null>`(select id from sessions where family = ${family} and revoked_at = ${now})`,
 			},
 			now,
-			{ ifChanged: true },
+			// The update above also touches a session it rotates or lets through the grace window: only a revocation
+			// made just now is a reuse.
+			{ onlyIf: sql`exists (select 1 from sessions where family = ${family} and revoked_at = ${now})` },
 		),
 	]);
 

@@ -384,6 +384,27 @@ describe("what each event says", () => {
 		expect(revoked[0]).toMatchObject({ actor: { type: "admin", id: admin.id }, outcome: "success" });
 	});
 
+	it("no refresh.reuse_detected for an ordinary rotation or a refresh in the grace window (anywhere in the log)", async () => {
+		const user = await createUser();
+		const login = await sendJson("/sign/login", { email: user.email, password: PASSWORD });
+		const first = refreshCookieOf(login) as string;
+		const reuseEvents = async () =>
+			(await db().select().from(securityEvents).where(eq(securityEvents.type, "refresh.reuse_detected"))).length;
+		const before = await reuseEvents();
+		const rotated = await send("/sign/refresh", { headers: withCookie(first) });
+		expect(rotated.status).toBe(200);
+		expect((await send("/sign/refresh", { headers: withCookie(first) })).status).toBe(200); // the grace window
+		expect((await send("/sign/refresh", { headers: withCookie(refreshCookieOf(rotated) as string) })).status).toBe(200);
+		expect(await reuseEvents()).toBe(before);
+	});
+
+	it("a refused sign-in of a banned or unverified account is logged as login.failed with its reason", async () => {
+		const unverified = await createUser({ verified: false });
+		await expectError(await sendJson("/sign/login", { email: unverified.email, password: PASSWORD }), 403);
+		const [failed] = await eventsAbout(admin.token, unverified.id, "login.failed");
+		expect(failed?.detail).toEqual({ reason: "unverified" });
+	});
+
 	it("refresh.reuse_detected: a rotated token replayed after the grace window revokes the session, once", async () => {
 		const user = await createUser({ password: null });
 		const session = await deviceSession(user.id);
@@ -409,5 +430,36 @@ describe("what each event says", () => {
 			sessionId: session.sessionId,
 			ip: "198.51.100.99",
 		});
+	});
+});
+
+describe("a user's own log", () => {
+	it("does not show the IP, browser or request id of an Admin who acted on the account", async () => {
+		const admin2 = await createUser({ roles: ["Admin"], password: null });
+		const adminToken = (await deviceSession(admin2.id, ["Admin"])).token;
+		const user = await createUser({ password: null });
+		await deviceSession(user.id);
+		await deviceSession(user.id);
+		const res = await send(`/user/${user.id}/sessions`, {
+			method: "DELETE",
+			headers: { ...bearer(adminToken), "CF-Connecting-IP": "203.0.113.77", "User-Agent": "AdminBox/1.0" },
+		});
+		expect(res.status).toBe(200);
+		const mine = (await (
+			await send("/user/security-events", { headers: bearer((await deviceSession(user.id)).token) })
+		).json()) as {
+			events: {
+				type: string;
+				actor: { type: string };
+				ip: string | null;
+				userAgent: string | null;
+				requestId: string | null;
+			}[];
+		};
+		const revoked = mine.events.find((e) => e.type === "session.revoked");
+		expect(revoked).toMatchObject({ actor: { type: "admin" }, ip: null, userAgent: null, requestId: null });
+		// An Admin reading the same user's log sees who and from where.
+		const [asAdmin] = await eventsAbout(adminToken, user.id, "session.revoked");
+		expect(asAdmin).toMatchObject({ ip: "203.0.113.77", userAgent: "AdminBox/1.0" });
 	});
 });

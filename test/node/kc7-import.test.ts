@@ -38,6 +38,9 @@ describe("KC7 import plan", () => {
 			row({ user_id: 18, email: "h@example.com", is_active: "maybe" }),
 			row({ user_id: -1, email: "i@example.com" }),
 			row({ user_id: 19, email: "j@example.com", pw_hash: "md5-ish" }),
+			row({ user_id: 2 ** 31, email: "k@example.com" }),
+			row({ user_id: 20, email: "l\u0000@example.com" }),
+			row({ user_id: 21, email: "m@example.com", username: "BEGIN TRANSACTION" }),
 		].join("\n");
 		const plan = planImport(readRows(text, "export.jsonl"), none, modules);
 		expect(plan.create.map((u) => [u.id, u.email, u.active, u.roles])).toEqual([
@@ -57,6 +60,9 @@ describe("KC7 import plan", () => {
 			"line 10",
 			"line 11",
 			"line 12",
+			"line 13",
+			"line 14",
+			"line 15",
 		]);
 	});
 

@@ -123,13 +123,22 @@ describe("GET /user/security-events", () => {
 			actor: { type: "partner", id: admin.id },
 			integrationKeyId: 7,
 			sessionId: "session-1",
+			// Someone else acted (a partner): their address, browser and request id are not shown to the user.
+			ip: null,
+			country: null,
+			userAgent: null,
+			requestId: null,
+			detail: { reason: "test", n: 2, ok: true, none: null },
+		});
+		expect(body.nextCursor).toBeNull();
+		// An Admin reading the same user's log sees them.
+		const asAdmin = await page(`/user/${user.id}/security-events`, admin.token);
+		expect(asAdmin.events.find((e) => e.type === "link.created")).toMatchObject({
 			ip: "203.0.113.9",
 			country: "DE",
 			userAgent: "TestAgent/1.0",
 			requestId: "req-1",
-			detail: { reason: "test", n: 2, ok: true, none: null },
 		});
-		expect(body.nextCursor).toBeNull();
 	});
 
 	it("pages with the cursor: every event exactly once, in order, across pages; the cursor is opaque", async () => {

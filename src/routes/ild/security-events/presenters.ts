@@ -19,3 +19,13 @@ export function toIldSecurityEvent(event: SecurityEventRecord) {
 		detail: event.detail,
 	};
 }
+
+/**
+ * For the user's own log: an event someone else caused (an Admin's revoke or ban, a partner's link) does not show
+ * that person's IP address, browser or request id to the user — who acted and what happened stay.
+ */
+export function toOwnSecurityEvent(event: SecurityEventRecord, viewerId: number) {
+	const wire = toIldSecurityEvent(event);
+	if (event.actor.type === "user" && event.actor.id === viewerId) return wire;
+	return { ...wire, ip: null, country: null, userAgent: null, requestId: null };
+}

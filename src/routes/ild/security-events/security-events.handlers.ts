@@ -8,13 +8,13 @@ import {
 } from "../../../services/security-events.ts";
 import { ILD } from "../messages.ts";
 import { encodeCursor, paging } from "./paging.ts";
-import { toIldSecurityEvent } from "./presenters.ts";
+import { toIldSecurityEvent, toOwnSecurityEvent } from "./presenters.ts";
 import type * as routes from "./security-events.routes.ts";
 
 /** A page on the wire: the events in the ILD shape, the next page's cursor minted from the last event's id. */
-function toWire(page: SecurityEventPage) {
+function toWire(page: SecurityEventPage, viewerId?: number) {
 	return {
-		events: page.events.map(toIldSecurityEvent),
+		events: page.events.map((e) => (viewerId === undefined ? toIldSecurityEvent(e) : toOwnSecurityEvent(e, viewerId))),
 		nextCursor: page.nextCursor === null ? null : encodeCursor(page.nextCursor),
 	};
 }
@@ -23,7 +23,7 @@ export const listOwn: RouteHandler<typeof routes.listOwn, AuthEnv> = async (c) =
 	const page = await listUserSecurityEvents(c.var.deps, c.var.auth.userId, paging(c.req.valid("query")));
 	// A valid token whose user is gone is no credential.
 	if (!page) throw new ApiError(401, ILD.invalidOrExpiredToken);
-	return c.json(toWire(page), 200);
+	return c.json(toWire(page, c.var.auth.userId), 200);
 };
 
 export const listForUser: RouteHandler<typeof routes.listForUser, AuthEnv> = async (c) => {

@@ -1,0 +1,112 @@
+import { env } from "cloudflare:workers";
+import { and, eq, isNull } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { securityEvents, sessions, users } from "../../src/db/schema.ts";
+import fixtureFile from "../fixtures/werkzeug/fixtures.json";
+import { db, userRow } from "../helpers/d1.ts";
+import { createUser, PASSWORD } from "../helpers/factories.ts";
+import { refreshCookieOf, sendWith, withCookie } from "../helpers/http.ts";
+import { uniqueIp } from "../helpers/unique.ts";
+
+/**
+ * A change that lands while a sign-in is between its password check and its write: the sign-in's session batch is
+ * the first `batch` it sends, so a D1 wrapper runs the competing change right before it, deterministically.
+ */
+function withChangeBeforeFirstBatch(change: () => Promise<unknown>): D1Database {
+	let done = false;
+	return new Proxy(env.DB, {
+		get(target, prop) {
+			if (prop === "batch")
+				return async (statements: D1PreparedStatement[]) => {
+					if (!done) {
+						done = true;
+						await change();
+					}
+					return target.batch(statements);
+				};
+			const value = Reflect.get(target, prop);
+			return typeof value === "function" ? value.bind(target) : value;
+		},
+	});
+}
+
+const signIn = (email: string, password: string, DB: D1Database, path = "/sign/login") =>
+	sendWith({ DB }, path, {
+		method: "POST",
+		headers: { "Content-Type": "application/json", "CF-Connecting-IP": uniqueIp() },
+		body: JSON.stringify(path === "/sign/login" ? { email, password } : { username: email, password }),
+	});
+
+const liveSessions = async (userId: number) =>
+	db()
+		.select({ id: sessions.id })
+		.from(sessions)
+		.where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt)));
+
+describe("a change between a sign-in's password check and its write wins", () => {
+	it.each(["/sign/login", "/api/auth"])(
+		"a password reset: %s opens no session and writes no login event",
+		async (path) => {
+			const user = await createUser();
+			const reset = withChangeBeforeFirstBatch(() =>
+				db()
+					.update(users)
+					.set({ passwordHash: "pbkdf2-sha256$i=100000$p=t2$new$new", updatedAt: Date.now() })
+					.where(eq(users.id, user.id)),
+			);
+			const res = await signIn(path === "/sign/login" ? user.email : (user.username as string), PASSWORD, reset, path);
+			expect(res.status).toBe(401);
+			expect(refreshCookieOf(res)).toBeNull();
+			expect(await liveSessions(user.id)).toEqual([]);
+			const events = await db().select().from(securityEvents).where(eq(securityEvents.userId, user.id));
+			expect(events.map((e) => e.type)).not.toContain("login.succeeded");
+		},
+	);
+
+	it("a ban: the sign-in opens no session, so none survives the ban to come back after an unban", async () => {
+		const user = await createUser();
+		const ban = withChangeBeforeFirstBatch(() =>
+			db().update(users).set({ bannedAt: Date.now(), bannedUntil: null }).where(eq(users.id, user.id)),
+		);
+		const res = await signIn(user.email, PASSWORD, ban);
+		expect(res.status).toBe(401);
+		expect(await liveSessions(user.id)).toEqual([]);
+	});
+
+	it("a KC7 account's first sign-in does not put its old password back over a reset", async () => {
+		const legacy = (fixtureFile as { fixtures: { id: string; password: string; hash: string }[] }).fixtures.find(
+			(f) => f.id === "pbkdf2-sha256-260000",
+		) as { password: string; hash: string };
+		const user = await createUser({ password: null });
+		await db().update(users).set({ passwordHash: legacy.hash }).where(eq(users.id, user.id));
+		// The victim's reset stores a new (current-format) hash while the attacker's old-password sign-in is in flight.
+		const resetHash = (await userRow((await createUser()).id))?.passwordHash as string; // PASSWORD, current format
+		const reset = withChangeBeforeFirstBatch(() =>
+			db().update(users).set({ passwordHash: resetHash }).where(eq(users.id, user.id)),
+		);
+		expect((await signIn(user.email, legacy.password, reset)).status).toBe(401);
+		expect((await userRow(user.id))?.passwordHash).toBe(resetHash);
+		// The new password works, the old one does not.
+		const ok = await signIn(user.email, PASSWORD, env.DB);
+		expect(ok.status).toBe(200);
+		expect((await sendWith({}, "/sign/refresh", { headers: withCookie(refreshCookieOf(ok) as string) })).status).toBe(
+			200,
+		);
+		expect((await signIn(user.email, legacy.password, env.DB)).status).toBe(401);
+	});
+
+	it("a concurrent re-encoding of the same password (another sign-in's upgrade) still lets the sign-in through", async () => {
+		const legacy = (fixtureFile as { fixtures: { id: string; password: string; hash: string }[] }).fixtures.find(
+			(f) => f.id === "sha256-legacy",
+		) as { password: string; hash: string };
+		const user = await createUser({ password: null });
+		await db().update(users).set({ passwordHash: legacy.hash }).where(eq(users.id, user.id));
+		// Another sign-in with the same password upgrades the hash first.
+		const upgradeFirst = withChangeBeforeFirstBatch(async () => {
+			const res = await signIn(user.email, legacy.password, env.DB);
+			expect(res.status).toBe(200);
+		});
+		expect((await signIn(user.email, legacy.password, upgradeFirst)).status).toBe(200);
+		expect(await liveSessions(user.id)).toHaveLength(2);
+	});
+});
