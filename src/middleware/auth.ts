@@ -107,3 +107,11 @@ export function requireSelfOrRole(param: string, roles: readonly Role[], message
 	});
 	return withRule(middleware, { roles, self: param });
 }
+
+/**
+ * Bearer token and the Admin role, as one route-middleware list. A tuple (not an array), so handlers behind it
+ * are typed with the variables bearerAuth sets; `message` is the surface's 403 wording.
+ */
+export function adminOnly(message?: string): [ReturnType<typeof bearerAuth>, ReturnType<typeof requireRole>] {
+	return [bearerAuth(), requireRole(["Admin"], message)];
+}

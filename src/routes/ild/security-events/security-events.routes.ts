@@ -1,19 +1,11 @@
 import { z } from "@hono/zod-openapi";
-import { bearerAuth, requireRole } from "../../../middleware/auth.ts";
+import { adminOnly, bearerAuth } from "../../../middleware/auth.ts";
 import { SECURITY_EVENT_TYPES } from "../../../services/security-events.ts";
 import { defineRoute, errorResponses, jsonContent } from "../../shared/openapi.ts";
+import { USER_PATH, UserPathParams } from "../user-path.ts";
 import { DEFAULT_LIMIT, decodeCursor, MAX_LIMIT } from "./paging.ts";
 
 const tags = ["ILD: security events"];
-// A tuple (not an array), so handlers behind it are typed with the variables bearerAuth sets.
-const ADMIN = () =>
-	[bearerAuth(), requireRole(["Admin"])] as [ReturnType<typeof bearerAuth>, ReturnType<typeof requireRole>];
-
-// `{userId{[0-9]+}}`: Hono matches digits only (so /user/security-events and the other /user paths stay theirs);
-// the OpenAPI document shows it as `{userId}`.
-const userParams = z.object({
-	userId: z.string().openapi({ param: { name: "userId", in: "path" }, example: "4", pattern: "^[0-9]+$" }),
-});
 
 const SecurityEventSchema = z
 	.object({
@@ -111,13 +103,13 @@ export const listOwn = defineRoute({
 
 export const listForUser = defineRoute({
 	method: "get",
-	path: "/user/{userId{[0-9]+}}/security-events",
+	path: `${USER_PATH}/security-events`,
 	operationId: "ildListUserSecurityEvents",
 	tags,
 	summary: "A user's security events (Admin)",
 	description: `The audit events about one account; \`type\` filters by event type. ${PAGING}`,
-	middleware: ADMIN(),
-	request: { params: userParams, query: z.object({ ...paging, ...typeFilter }) },
+	middleware: adminOnly(),
+	request: { params: UserPathParams, query: z.object({ ...paging, ...typeFilter }) },
 	responses: {
 		200: jsonContent(SecurityEventPageSchema, "A page of events"),
 		...errorResponses(400, 401, 403, 404),
@@ -134,7 +126,7 @@ export const listAll = defineRoute({
 		"Every audit event, including those about no account (a sign-in for an unknown email) or a deleted one; " +
 		`\`type\` filters by event type, \`since\` (inclusive) and \`until\` (exclusive) by time. ${PAGING} A \`since\` or ` +
 		"`until` that is not an ISO 8601 date-time is 400.",
-	middleware: ADMIN(),
+	middleware: adminOnly(),
 	request: { query: z.object({ ...paging, ...typeFilter, ...timeFilter }) },
 	responses: {
 		200: jsonContent(SecurityEventPageSchema, "A page of events"),

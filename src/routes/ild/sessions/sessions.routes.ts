@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { bearerAuth, requireRole } from "../../../middleware/auth.ts";
+import { adminOnly, bearerAuth } from "../../../middleware/auth.ts";
 import { defineRoute, errorResponses, jsonContent } from "../../shared/openapi.ts";
+import { USER_PATH, UserPathParams } from "../user-path.ts";
 
 const tags = ["ILD: sessions"];
 
@@ -67,12 +68,7 @@ export const revokeOthers = defineRoute({
 	responses: { 200: jsonContent(RevokedSchema, "How many were revoked"), ...errorResponses(401) },
 });
 
-const ADMIN = () =>
-	[bearerAuth(), requireRole(["Admin"])] as [ReturnType<typeof bearerAuth>, ReturnType<typeof requireRole>];
-const USER_SESSIONS = "/user/{userId{[0-9]+}}/sessions";
-const userParams = z.object({
-	userId: z.string().openapi({ param: { name: "userId", in: "path" }, example: "4", pattern: "^[0-9]+$" }),
-});
+const USER_SESSIONS = `${USER_PATH}/sessions`;
 
 export const listForUser = defineRoute({
 	method: "get",
@@ -81,8 +77,8 @@ export const listForUser = defineRoute({
 	tags,
 	summary: "A user's devices (Admin)",
 	description: "As GET /user/sessions, without `current`. Unknown user: 404.",
-	middleware: ADMIN(),
-	request: { params: userParams },
+	middleware: adminOnly(),
+	request: { params: UserPathParams },
 	responses: { 200: jsonContent(z.array(SessionSchema), "Live sessions"), ...errorResponses(401, 403, 404) },
 });
 
@@ -93,7 +89,7 @@ export const revokeForUser = defineRoute({
 	tags,
 	summary: "Sign a user out everywhere (Admin)",
 	description: `Every live session of the user, in one statement. ${REVOCATION}`,
-	middleware: ADMIN(),
-	request: { params: userParams },
+	middleware: adminOnly(),
+	request: { params: UserPathParams },
 	responses: { 200: jsonContent(RevokedSchema, "How many were revoked"), ...errorResponses(401, 403, 404) },
 });

@@ -1,20 +1,11 @@
 import { z } from "@hono/zod-openapi";
-import { bearerAuth, requireRole } from "../../../middleware/auth.ts";
+import { adminOnly } from "../../../middleware/auth.ts";
 import { jsonBodyParser } from "../../../middleware/body-parsers.ts";
 import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import { IldUserSchema, plainText } from "../../shared/schemas.ts";
+import { USER_PATH, UserPathParams } from "../user-path.ts";
 
 const tags = ["ILD: admin"];
-// A tuple (not an array), so handlers behind it are typed with the variables bearerAuth sets.
-const ADMIN = () =>
-	[bearerAuth(), requireRole(["Admin"])] as [ReturnType<typeof bearerAuth>, ReturnType<typeof requireRole>];
-
-// `{userId{[0-9]+}}`: Hono matches digits only (so /user/profile, /user/tutorial… stay theirs);
-// the OpenAPI document shows it as `{userId}`.
-const USER = "/user/{userId{[0-9]+}}";
-const userParams = z.object({
-	userId: z.string().openapi({ param: { name: "userId", in: "path" }, example: "4", pattern: "^[0-9]+$" }),
-});
 
 const SubscriptionSchema = z
 	.object({
@@ -35,7 +26,7 @@ export const list = defineRoute({
 	description:
 		"`limit` defaults to 50 and is clamped to 200; `offset` defaults to 0; a non-numeric value is 400. `q` filters on email, " +
 		"username and name (case-insensitive substring). `X-Total-Count` is the number of matching users.",
-	middleware: ADMIN(),
+	middleware: adminOnly(),
 	request: {
 		query: z.object({
 			limit: paging.optional().openapi({ example: "50" }),
@@ -55,12 +46,12 @@ export const list = defineRoute({
 
 export const get = defineRoute({
 	method: "get",
-	path: USER,
+	path: USER_PATH,
 	operationId: "ildGetUser",
 	tags,
 	summary: "A user (Admin)",
-	middleware: ADMIN(),
-	request: { params: userParams },
+	middleware: adminOnly(),
+	request: { params: UserPathParams },
 	responses: {
 		200: jsonContent(IldUserSchema, "The user"),
 		...errorResponses(401, 403, 404),
@@ -69,13 +60,13 @@ export const get = defineRoute({
 
 export const reindex = defineRoute({
 	method: "patch",
-	path: `${USER}/index`,
+	path: `${USER_PATH}/index`,
 	operationId: "ildReindexUserCategories",
 	tags,
 	summary: "Recompute a user's categories (Admin)",
 	description: "The distinct union of the categories of the communities the user belongs to, sorted.",
-	middleware: ADMIN(),
-	request: { params: userParams },
+	middleware: adminOnly(),
+	request: { params: UserPathParams },
 	responses: {
 		200: jsonContent(
 			z.object({ id: z.number().int(), categories: z.array(z.string()) }).openapi("UserCategories"),
@@ -87,7 +78,7 @@ export const reindex = defineRoute({
 
 export const recalculate = defineRoute({
 	method: "put",
-	path: `${USER}/recalculate-subscription`,
+	path: `${USER_PATH}/recalculate-subscription`,
 	operationId: "ildRecalculateSubscription",
 	tags,
 	summary: "Recompute a user's subscription (Admin)",
@@ -95,8 +86,8 @@ export const recalculate = defineRoute({
 		"`active` if a period covers now (periods are [startsAt, endsAt): one ending exactly now has ended), `expired` if only " +
 		"ended periods exist, else `none` (no periods, or only future ones). `plan` and `validUntil` come from the covering " +
 		"period (the one ending last) or else the period that ended last; both are null for `none`.",
-	middleware: ADMIN(),
-	request: { params: userParams },
+	middleware: adminOnly(),
+	request: { params: UserPathParams },
 	responses: {
 		200: jsonContent(
 			z.object({ id: z.number().int(), subscription: SubscriptionSchema }).openapi("UserSubscription"),
@@ -120,14 +111,14 @@ const Timestamp = z.iso.datetime({ offset: true, error: "must be an ISO 8601 dat
 
 export const grantPeriod = defineRoute({
 	method: "post",
-	path: `${USER}/subscription-periods`,
+	path: `${USER_PATH}/subscription-periods`,
 	operationId: "ildGrantSubscriptionPeriod",
 	tags,
 	summary: "Grant a subscription period (Admin)",
 	description: "Adds the period [startsAt, endsAt) and recomputes the stored subscription in the same transaction.",
-	middleware: [...ADMIN(), jsonBodyParser()],
+	middleware: [...adminOnly(), jsonBodyParser()],
 	request: {
-		params: userParams,
+		params: UserPathParams,
 		...jsonBody(
 			z
 				.strictObject({
@@ -153,12 +144,12 @@ export const grantPeriod = defineRoute({
 
 export const listPeriods = defineRoute({
 	method: "get",
-	path: `${USER}/subscription-periods`,
+	path: `${USER_PATH}/subscription-periods`,
 	operationId: "ildListSubscriptionPeriods",
 	tags,
 	summary: "A user's subscription periods (Admin)",
-	middleware: ADMIN(),
-	request: { params: userParams },
+	middleware: adminOnly(),
+	request: { params: UserPathParams },
 	responses: {
 		200: jsonContent(z.array(PeriodSchema), "Periods by start"),
 		...errorResponses(401, 403, 404),
@@ -176,7 +167,7 @@ const BanSchema = z
 
 export const ban = defineRoute({
 	method: "put",
-	path: `${USER}/ban`,
+	path: `${USER_PATH}/ban`,
 	operationId: "ildBanUser",
 	tags,
 	summary: "Ban a user (Admin)",
@@ -185,9 +176,9 @@ export const ban = defineRoute({
 		'event. Its access tokens are refused from the next request on; sign-in answers 403 "Account disabled" to ' +
 		"the right password; refresh and login links stop working. `until` (ISO 8601, strictly in the future) ends the " +
 		"ban by itself; absent or null bans indefinitely. Banning oneself is 403.",
-	middleware: [...ADMIN(), jsonBodyParser()],
+	middleware: [...adminOnly(), jsonBodyParser()],
 	request: {
-		params: userParams,
+		params: UserPathParams,
 		...jsonBody(
 			z.strictObject({
 				reason: plainText(500).nullable().optional(),
@@ -203,13 +194,13 @@ export const ban = defineRoute({
 
 export const unban = defineRoute({
 	method: "delete",
-	path: `${USER}/ban`,
+	path: `${USER_PATH}/ban`,
 	operationId: "ildUnbanUser",
 	tags,
 	summary: "Lift a user's ban (Admin)",
 	description: "Idempotent; `user.unbanned` is recorded when a ban was lifted. Sessions the ban ended stay ended.",
-	middleware: ADMIN(),
-	request: { params: userParams },
+	middleware: adminOnly(),
+	request: { params: UserPathParams },
 	responses: { 200: jsonContent(BanSchema, "Not banned"), ...errorResponses(401, 403, 404) },
 });
 
@@ -223,7 +214,7 @@ export const stats = defineRoute({
 		"`users` counts every account; `legacyPasswordHashes` every account still holding a KC7 (Werkzeug) hash, banned " +
 		"ones included — it falls as migrated users sign in. Also accounts without a password, with an unverified " +
 		"email, and banned now. One query.",
-	middleware: ADMIN(),
+	middleware: adminOnly(),
 	responses: {
 		200: jsonContent(
 			z

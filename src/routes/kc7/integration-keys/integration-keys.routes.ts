@@ -1,17 +1,11 @@
 import { z } from "@hono/zod-openapi";
-import { bearerAuth, requireRole } from "../../../middleware/auth.ts";
+import { adminOnly } from "../../../middleware/auth.ts";
 import { jsonBodyParser } from "../../../middleware/body-parsers.ts";
 import { INTEGRATION_KEY_SCOPES } from "../../../services/integration-keys.ts";
 import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import { idParam, plainText } from "../../shared/schemas.ts";
 
 const tags = ["KC7: integration keys"];
-// A tuple (not an array), so handlers behind it are typed with the variables bearerAuth sets.
-const ADMIN = () =>
-	[bearerAuth(), requireRole(["Admin"], "Unauthorized")] as [
-		ReturnType<typeof bearerAuth>,
-		ReturnType<typeof requireRole>,
-	];
 
 const KeyScopeSchema = z.enum(INTEGRATION_KEY_SCOPES).openapi({
 	description:
@@ -43,7 +37,7 @@ export const create = defineRoute({
 		"account holding the API role (the key then works only with that account's Bearer token; anything else is 400); " +
 		'`scope: "provisioned"` (which needs an owner) limits it to users that owner created with POST /api/users. ' +
 		'Keys without an owner work with any staff caller, scope "all".',
-	middleware: [...ADMIN(), jsonBodyParser()],
+	middleware: [...adminOnly("Unauthorized"), jsonBodyParser()],
 	request: jsonBody(
 		z.strictObject({
 			name: plainText(100).openapi({ example: "Acme LMS" }),
@@ -75,7 +69,7 @@ export const list = defineRoute({
 	operationId: "kc7ListIntegrationKeys",
 	tags,
 	summary: "List integration keys (Admin); never the keys themselves",
-	middleware: ADMIN(),
+	middleware: adminOnly("Unauthorized"),
 	responses: {
 		200: jsonContent(z.array(ListedKeySchema), "Keys, newest first; revoked ones keep `revoked_at`"),
 		...errorResponses(401, 403),
@@ -89,7 +83,7 @@ export const revoke = defineRoute({
 	tags,
 	summary: "Revoke an integration key (Admin)",
 	description: "The key stops working at once; it stays in the list with `revoked_at`.",
-	middleware: ADMIN(),
+	middleware: adminOnly("Unauthorized"),
 	request: { params: z.object({ id: idParam("id") }) },
 	responses: {
 		204: { description: "Revoked" },
