@@ -127,3 +127,27 @@ export function validObject(schema: Schema): Record<string, unknown> {
 	}
 	return out;
 }
+
+/**
+ * The request a client with a valid body sends to `op`: the path filled from `values`, the given headers (token,
+ * client IP), `integrationKey` where the operation needs one, a valid JSON body or a small form where it takes one.
+ */
+export function validRequest(
+	op: Operation,
+	values: Record<string, string>,
+	headers: Record<string, string>,
+	integrationKey: string,
+): { path: string; init: RequestInit } {
+	const all = { ...headers };
+	if (needsIntegrationKey(op)) all["X-Integration-Key"] = integrationKey;
+	const init: RequestInit = { method: op.method, headers: all };
+	if (op.jsonBody) {
+		all["Content-Type"] = "application/json";
+		init.body = JSON.stringify(validObject(op.jsonBody));
+	} else if (op.formBody) {
+		const form = new FormData();
+		form.append("firstName", "Formed");
+		init.body = form;
+	}
+	return { path: fillPath(op.path, values), init };
+}

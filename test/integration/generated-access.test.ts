@@ -13,15 +13,7 @@ import { IMAGES } from "../fixtures/images.ts";
 import { db, serviceDeps } from "../helpers/d1.ts";
 import { createModule, createUser, kc7Login, sessionToken } from "../helpers/factories.ts";
 import { bearer, refreshCookieOf, send, sendWith, withCookie } from "../helpers/http.ts";
-import {
-	fillPath,
-	loadOperations,
-	needsBearer,
-	needsIntegrationKey,
-	type Operation,
-	type Schema,
-	validObject,
-} from "../helpers/openapi-walk.ts";
+import { loadOperations, needsBearer, type Operation, validRequest } from "../helpers/openapi-walk.ts";
 
 /**
  * The access rule every operation declares in the document (security, `x-roles`, `x-self`) checked
@@ -79,17 +71,7 @@ async function requestFor(
 	const principal = principals.get(caller);
 	const token = principal ? await sessionToken(principal.id, principal.roles) : tokens.get(caller);
 	if (token) Object.assign(headers, bearer(token));
-	if (needsIntegrationKey(op)) headers["X-Integration-Key"] = fixtures.key;
-	const init: RequestInit = { method: op.method, headers };
-	if (op.jsonBody) {
-		headers["Content-Type"] = "application/json";
-		init.body = JSON.stringify(validObject(op.jsonBody as Schema));
-	} else if (op.formBody) {
-		const form = new FormData();
-		form.append("firstName", "Formed");
-		init.body = form;
-	}
-	return { path: fillPath(op.path, values), init };
+	return validRequest(op, values, headers, fixtures.key);
 }
 
 beforeAll(async () => {

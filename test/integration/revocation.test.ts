@@ -12,15 +12,7 @@ import { IMAGES } from "../fixtures/images.ts";
 import { countingD1, db, serviceDeps, userRow } from "../helpers/d1.ts";
 import { createModule, createUser, NEW_PASSWORD, PASSWORD } from "../helpers/factories.ts";
 import { bearer, expectError, send, sendJson, sendWith } from "../helpers/http.ts";
-import {
-	fillPath,
-	loadOperations,
-	needsBearer,
-	needsIntegrationKey,
-	type Operation,
-	type Schema,
-	validObject,
-} from "../helpers/openapi-walk.ts";
+import { loadOperations, needsBearer, type Operation, validRequest } from "../helpers/openapi-walk.ts";
 import { deviceSession, eventsAbout, putBan } from "../helpers/requests.ts";
 import { uniqueIp } from "../helpers/unique.ts";
 
@@ -86,18 +78,7 @@ async function requestFor(op: Operation, caller: Caller, token: string): Promise
 		sessionId: (await deviceSession(caller.id, caller.roles)).sessionId,
 		token: "A".repeat(43),
 	};
-	const headers: Record<string, string> = { ...bearer(token), "CF-Connecting-IP": uniqueIp() };
-	if (needsIntegrationKey(op)) headers["X-Integration-Key"] = fixtures.key;
-	const init: RequestInit = { method: op.method, headers };
-	if (op.jsonBody) {
-		headers["Content-Type"] = "application/json";
-		init.body = JSON.stringify(validObject(op.jsonBody as Schema));
-	} else if (op.formBody) {
-		const form = new FormData();
-		form.append("firstName", "Formed");
-		init.body = form;
-	}
-	return { path: fillPath(op.path, values), init };
+	return validRequest(op, values, { ...bearer(token), "CF-Connecting-IP": uniqueIp() }, fixtures.key);
 }
 
 /** Every row of every table, hashed: equal before and after a request means it wrote nothing to D1. */
