@@ -4,6 +4,7 @@ import { notFoundHandler, onError } from "./middleware/error-handler.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { contentHeaders, corsHeaders, securityHeaders } from "./middleware/response-headers.ts";
 import { devRouter } from "./routes/dev/index.ts";
+import { accountRouter } from "./routes/ild/account/index.ts";
 import { communitiesRouter } from "./routes/ild/communities/index.ts";
 import { securityEventsRouter } from "./routes/ild/security-events/index.ts";
 import { sessionsRouter } from "./routes/ild/sessions/index.ts";
@@ -47,6 +48,7 @@ export function createApp() {
 	app.route("/", userRouter);
 	app.route("/", sessionsRouter);
 	app.route("/", securityEventsRouter);
+	app.route("/", accountRouter);
 	app.route("/", userAdminRouter);
 	app.route("/", communitiesRouter);
 	app.route("/", kc7AuthRouter);

@@ -243,7 +243,8 @@ export const imageDeletions = sqliteTable(
 	"image_deletions",
 	{
 		objectKey: text("object_key").primaryKey(),
-		reason: text("reason", { enum: ["replaced", "pending"] }).notNull(),
+		// `deleted`: the image of an account that was deleted (queued in the deletion's own batch).
+		reason: text("reason", { enum: ["replaced", "pending", "deleted"] }).notNull(),
 		dueAt: integer("due_at").notNull(),
 	},
 	(t) => [index("image_deletions_due_idx").on(t.dueAt)],
@@ -307,4 +308,55 @@ export const securityEvents = sqliteTable(
 		index("security_events_type_idx").on(t.type, t.id),
 		index("security_events_at_idx").on(t.at),
 	],
+);
+
+/**
+ * An account's owner asked to delete it (`DELETE /user/account`): the daily cron deletes the account at
+ * `scheduledFor` unless the owner cancels first (the mailed link, or a password sign-in). One row per account.
+ */
+export const deletionRequests = sqliteTable(
+	"deletion_requests",
+	{
+		userId: integer("user_id")
+			.primaryKey()
+			.references(() => users.id, { onDelete: "cascade" }),
+		requestedAt: integer("requested_at").notNull(),
+		scheduledFor: integer("scheduled_for").notNull(),
+	},
+	(t) => [index("deletion_requests_due_idx").on(t.scheduledFor)],
+);
+
+/**
+ * An address an account gave up by a confirmed email change, held for that account until its undo link expires:
+ * nobody else can register it or change to it meanwhile (a trigger in migration 0005 refuses it like a taken
+ * address), so an attacker who changed the address cannot block the undo by claiming the old one.
+ */
+export const emailReservations = sqliteTable(
+	"email_reservations",
+	{
+		email: text("email").primaryKey(),
+		userId: integer("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		until: integer("until").notNull(),
+	},
+	(t) => [index("email_reservations_user_idx").on(t.userId)],
+);
+
+export const ERASURE_KINDS = ["kv", "limiter"] as const;
+
+/**
+ * What a deleted account left outside D1 (KV copies of its one-time tokens, its rate-limiter objects), written in
+ * the deletion's own batch. The request and the daily cron erase each target, then its row: a failure at any
+ * point leaves the row, and the next run finishes the work. Targets name no person (token hashes, hashed object
+ * names). Its image goes through `image_deletions` like any other.
+ */
+export const erasures = sqliteTable(
+	"erasures",
+	{
+		kind: text("kind", { enum: ERASURE_KINDS }).notNull(),
+		target: text("target").notNull(),
+		createdAt: integer("created_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.kind, t.target] })],
 );

@@ -51,6 +51,12 @@ export class RateLimiter extends DurableObject<Env> {
 		this.save(hits, windowMs);
 	}
 
+	/** Erases this object's state (a deleted account's counters): its hits and its cleanup alarm. */
+	async forget(): Promise<void> {
+		await this.ctx.storage.deleteAlarm();
+		await this.ctx.storage.deleteAll();
+	}
+
 	override async alarm() {
 		const windowMs = this.ctx.storage.kv.get<number>("windowMs") ?? 0;
 		if (this.load(windowMs, Date.now()).length === 0) await this.ctx.storage.deleteAll();

@@ -80,6 +80,10 @@ function main(): number {
 			options,
 			"SELECT id, email, username FROM users",
 		);
+		const reserved = query<{ email: string }>(
+			options,
+			"SELECT email FROM email_reservations WHERE until > CAST(strftime('%s', 'now') AS INTEGER) * 1000",
+		);
 		const modules = query<{ id: number; max_score: number }>(options, "SELECT id, max_score FROM modules");
 		const plan = planImport(
 			rows,
@@ -87,6 +91,7 @@ function main(): number {
 				emailById: new Map(existingUsers.map((u) => [u.id, u.email])),
 				emails: new Set(existingUsers.map((u) => u.email)),
 				usernames: new Set(existingUsers.flatMap((u) => (u.username ? [u.username.toLowerCase()] : []))),
+				reserved: new Set(reserved.map((r) => r.email)),
 			},
 			new Map(modules.map((m) => [m.id, m.max_score])),
 		);

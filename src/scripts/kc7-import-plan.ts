@@ -184,11 +184,18 @@ export function checkRow(
 
 /**
  * What to create: rows whose email exists already (in D1 or earlier in the file) are matched and change nothing;
- * a user_id that belongs to another email is invalid; a username already taken is dropped with a note.
+ * a user_id that belongs to another email, or an email an account holds reserved, is invalid; a username already
+ * taken is dropped with a note.
  */
 export function planImport(
 	rows: ImportRow[],
-	existing: { emailById: Map<number, string>; emails: Set<string>; usernames: Set<string> },
+	existing: {
+		emailById: Map<number, string>;
+		emails: Set<string>;
+		usernames: Set<string>;
+		/** Addresses an account gave up by an email change and holds while its undo link lives (D1 refuses them). */
+		reserved?: Set<string>;
+	},
 	maxScores: Map<number, number>,
 ): Plan {
 	const plan: Plan = { create: [], matched: 0, invalid: [], notes: [] };
@@ -206,6 +213,10 @@ export function planImport(
 		const { user } = checked;
 		if (emails.has(user.email)) {
 			plan.matched += 1;
+			continue;
+		}
+		if (existing.reserved?.has(user.email)) {
+			plan.invalid.push(`line ${row.line}: email is reserved by an account's email change for up to 7 days`);
 			continue;
 		}
 		const owner = ids.get(user.id);

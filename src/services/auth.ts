@@ -6,6 +6,7 @@ import { badRequest } from "../lib/errors.ts";
 import { type AccessClaims, publicJwks, signAccessToken } from "../lib/jwt.ts";
 import { hashPassword, passwordProblem, verifyPassword } from "../lib/password.ts";
 import { networkKey } from "../lib/rate-limit.ts";
+import { cancelDeletionOnSignInStatements } from "./account-deletion.ts";
 import { type SessionMethod, sessionRefusal } from "./account-policy.ts";
 import type { Deps } from "./deps.ts";
 import { appLink, createMailer } from "./mail.ts";
@@ -103,6 +104,8 @@ export async function openSession(
 			onlyIf: sql`changes() > 0`,
 		}),
 		...(options.alsoRun ?? []),
+		// A password sign-in during a deletion's grace keeps the account (contract: not a login link).
+		...(method === "password" ? cancelDeletionOnSignInStatements(deps, user.id, session.sessionId, now) : []),
 	]);
 	if (inserted.length === 0) return { ok: false, reason: "invalid" };
 	if (method === "password" && isNewDevice(seen[0])) deps.defer(sendNewSignInMail(deps, user, session, now));
@@ -248,14 +251,17 @@ export async function notMe(deps: Deps, token: string): Promise<boolean> {
 	]);
 	if (!consumed) return false;
 	const user = await findUserById(deps, consumed.userId);
-	// The reset mail counts toward the address's mail limit like every other (and is skipped past it).
-	if (user)
-		deps.defer(
-			enforce(deps.env, deps.config, { name: "mailAddress", key: user.email }).then(() =>
-				sendTokenMail(deps, user, "password-reset"),
-			),
-		);
+	if (user) deps.defer(mailPasswordReset(deps, user));
 	return true;
+}
+
+/**
+ * A reset link sent on the user's behalf after a security action (a "this wasn't me", an undone email change):
+ * it counts toward the address's mail limit like every other, and is skipped past it. For deferred work.
+ */
+export async function mailPasswordReset(deps: Deps, user: UserRecord): Promise<void> {
+	await enforce(deps.env, deps.config, { name: "mailAddress", key: user.email });
+	await sendTokenMail(deps, user, "password-reset");
 }
 
 /** Sends a verification or reset mail if the address's mail budget allows; never throws to the caller. */

@@ -21,14 +21,84 @@ export const TOKEN_PURPOSES = {
 	login: { ttlSeconds: 10 * 60, supersedes: false },
 	// "This wasn't me" in a new-sign-in mail: ends the one session the mail was about.
 	"not-me": { ttlSeconds: 24 * 60 * 60, supersedes: false },
+	// Account lifecycle: the new address confirms a change; the old one can undo it for 7 days; the owner of an
+	// account scheduled for deletion can cancel it until the grace ends.
+	"email-change": { ttlSeconds: 24 * 60 * 60, supersedes: true },
+	"email-undo": { ttlSeconds: 7 * 24 * 60 * 60, supersedes: false },
+	"cancel-deletion": { ttlSeconds: 7 * 24 * 60 * 60, supersedes: true },
 } as const;
 export type TokenPurpose = keyof typeof TOKEN_PURPOSES;
 
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
-const kvKey = (hash: string) => `ott:${hash}`;
+/** KV holds each token's copy under this prefix and its hash. */
+export const TOKEN_COPY_PREFIX = "ott:";
+const kvKey = (hash: string) => `${TOKEN_COPY_PREFIX}${hash}`;
 
 /** The stores a token lives in: D1 (the judge) and KV (`env.TOKENS`, a copy). */
 type TokenStores = Pick<Deps, "db" | "env">;
+
+export interface PreparedToken {
+	token: string;
+	expiresAt: number;
+	/** For the caller's batch: closing the older tokens it supersedes, then the insert. */
+	statements: BatchItem<"sqlite">[];
+	/** After the batch: writes KV's copy. Best effort — a failure is logged, never thrown. */
+	storeCopy(): Promise<void>;
+}
+
+/**
+ * A new token as statements for a batch of the caller's, so a token can be born in the same transaction as the
+ * change it belongs to (an email change's undo link). `userId` may be SQL (a consumption's `subject`), and with
+ * `onlyIf` the token is inserted only when that condition holds inside the batch.
+ */
+export async function prepareOneTimeToken(
+	deps: TokenStores,
+	input: { purpose: TokenPurpose; userId: number | SQL<number | null>; meta?: Record<string, unknown> },
+	now = Date.now(),
+	onlyIf?: SQL,
+): Promise<PreparedToken> {
+	const { ttlSeconds, supersedes } = TOKEN_PURPOSES[input.purpose];
+	const token = randomToken(32);
+	const tokenHash = await sha256(token);
+	const expiresAt = now + ttlSeconds * 1000;
+	const meta = input.meta ? JSON.stringify(input.meta) : null;
+	const insert = onlyIf
+		? // Every column in the table's order, as Drizzle's insert … select expects.
+			deps.db
+				.insert(oneTimeTokens)
+				.select(
+					sql`select ${tokenHash}, ${input.purpose}, ${input.userId}, ${now}, ${expiresAt}, null, null, ${meta} where ${onlyIf}`,
+				)
+		: deps.db.insert(oneTimeTokens).values({
+				tokenHash,
+				purpose: input.purpose,
+				userId: input.userId,
+				createdAt: now,
+				expiresAt,
+				meta,
+			});
+	const closeOlder = supersedes
+		? [closeOpenTokensStatement(deps.db, input.userId, [input.purpose], now, onlyIf, "superseded")]
+		: [];
+	return {
+		token,
+		expiresAt,
+		statements: [...closeOlder, insert],
+		async storeCopy() {
+			// D1 already holds the live token: a KV failure here costs nothing but the copy.
+			try {
+				// The user when known here (not when it is decided inside the batch).
+				const userId = typeof input.userId === "number" ? input.userId : undefined;
+				const stored = { purpose: input.purpose, userId, expiresAt };
+				await deps.env.TOKENS.put(kvKey(tokenHash), JSON.stringify(stored), { expirationTtl: ttlSeconds });
+			} catch (error) {
+				console.warn(
+					JSON.stringify({ level: "warn", oneTimeToken: { purpose: input.purpose, kvWrite: (error as Error).name } }),
+				);
+			}
+		},
+	};
+}
 
 export async function issueOneTimeToken(
 	deps: TokenStores,
@@ -37,32 +107,10 @@ export async function issueOneTimeToken(
 	/** Statements to run in the same batch (e.g. recording who asked for the token). */
 	alsoRun: BatchItem<"sqlite">[] = [],
 ): Promise<{ token: string; expiresAt: number }> {
-	const { ttlSeconds, supersedes } = TOKEN_PURPOSES[input.purpose];
-	const token = randomToken(32);
-	const tokenHash = await sha256(token);
-	const expiresAt = now + ttlSeconds * 1000;
-	const insert = deps.db.insert(oneTimeTokens).values({
-		tokenHash,
-		purpose: input.purpose,
-		userId: input.userId,
-		createdAt: now,
-		expiresAt,
-		meta: input.meta ? JSON.stringify(input.meta) : null,
-	});
-	const closeOlder = supersedes
-		? [closeOpenTokensStatement(deps.db, input.userId, [input.purpose], now, undefined, "superseded")]
-		: [];
-	await deps.db.batch([...closeOlder, insert, ...alsoRun] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
-	// D1 already holds the live token: a KV failure here costs nothing but the copy, so it is logged, not thrown.
-	try {
-		const stored = { purpose: input.purpose, userId: input.userId, expiresAt };
-		await deps.env.TOKENS.put(kvKey(tokenHash), JSON.stringify(stored), { expirationTtl: ttlSeconds });
-	} catch (error) {
-		console.warn(
-			JSON.stringify({ level: "warn", oneTimeToken: { purpose: input.purpose, kvWrite: (error as Error).name } }),
-		);
-	}
-	return { token, expiresAt };
+	const prepared = await prepareOneTimeToken(deps, input, now);
+	await deps.db.batch([...prepared.statements, ...alsoRun] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+	await prepared.storeCopy();
+	return { token: prepared.token, expiresAt: prepared.expiresAt };
 }
 
 /** The hash a well-formed token is stored under; null for anything that cannot be a token. */
@@ -110,15 +158,15 @@ export interface ConsumeContext {
 /**
  * Consumes the token exactly once, deciding from D1 alone. `effects` are statements that run in
  * the same D1 batch (one transaction) and must only take effect for the winning request.
- * Returns the token's user and the meta it was issued with, or null (unknown, used, expired).
+ * Returns the token's user, the meta it was issued with and the effects' results, or null (unknown, used, expired).
  */
 export async function consumeOneTimeToken(
 	deps: TokenStores,
 	purpose: TokenPurpose,
 	token: string,
-	effects: (ctx: ConsumeContext) => BatchItem<"sqlite">[] = () => [],
+	effects: (ctx: ConsumeContext) => BatchItem<"sqlite">[] | Promise<BatchItem<"sqlite">[]> = () => [],
 	now = Date.now(),
-): Promise<{ userId: number; meta: Record<string, unknown> } | null> {
+): Promise<{ userId: number; meta: Record<string, unknown>; effectResults: unknown[] } | null> {
 	const tokenHash = await tokenHashOf(token);
 	if (!tokenHash) return null;
 	const nonce = randomToken(16);
@@ -137,9 +185,10 @@ export async function consumeOneTimeToken(
 	const subject = sql<
 		number | null
 	>`(select user_id from one_time_tokens where token_hash = ${tokenHash} and closed_by = ${nonce})`;
-	const [claimed] = await deps.db.batch([claim, ...effects({ subject, now })]);
+	const [claimed, ...effectResults] = await deps.db.batch([claim, ...(await effects({ subject, now }))]);
 	const row = (claimed as { userId: number; meta: string | null }[])[0];
-	return row ? { userId: row.userId, meta: row.meta ? (JSON.parse(row.meta) as Record<string, unknown>) : {} } : null;
+	if (!row) return null;
+	return { userId: row.userId, meta: row.meta ? (JSON.parse(row.meta) as Record<string, unknown>) : {}, effectResults };
 }
 
 /**

@@ -124,7 +124,7 @@ export function adoptedImageStatement(db: Db, userId: number, newKey: string) {
 }
 
 /** Deletes a queued object, then its outbox row: if either step fails, the row stays and the cron retries. */
-export async function deleteQueuedImage(deps: Deps, objectKey: string): Promise<void> {
+export async function deleteQueuedImage(deps: Pick<Deps, "db" | "env">, objectKey: string): Promise<void> {
 	await deps.env.PROFILE_IMAGES.delete(objectKey);
 	await deps.db.delete(imageDeletions).where(eq(imageDeletions.objectKey, objectKey));
 }

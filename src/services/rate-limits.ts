@@ -11,8 +11,18 @@ export interface Limited {
 	key: string;
 }
 
-async function stub(env: Env, { name, key }: Limited) {
-	return env.RATE_LIMITER.getByName(`${name}:${await sha256(key.toLowerCase())}`);
+/** The object's name: the limit and a hash of the key (so it names no person). */
+export async function limiterObjectName({ name, key }: Limited): Promise<string> {
+	return `${name}:${await sha256(key.toLowerCase())}`;
+}
+
+async function stub(env: Env, target: Limited) {
+	return env.RATE_LIMITER.getByName(await limiterObjectName(target));
+}
+
+/** Erases one limiter object's state (a deleted account's counters), by the name limiterObjectName gave. */
+export async function forgetLimiter(env: Pick<Env, "RATE_LIMITER">, objectName: string): Promise<void> {
+	await env.RATE_LIMITER.getByName(objectName).forget();
 }
 
 async function hit(env: Env, config: Config, target: Limited): Promise<RateLimitDecision> {

@@ -1,13 +1,14 @@
 import { env } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { sessions } from "../../src/db/schema.ts";
+import { oneTimeTokens, securityEvents, sessions } from "../../src/db/schema.ts";
 import { issueOneTimeToken, type TokenPurpose } from "../../src/services/one-time-tokens.ts";
 import { REFRESH_GRACE_MS } from "../../src/services/sessions.ts";
 import { db, userRow } from "../helpers/d1.ts";
 import { createUser, ildLogin } from "../helpers/factories.ts";
 import { refreshCookieOf, send, sendJson, withCookie } from "../helpers/http.ts";
 import { rotate } from "../helpers/requests.ts";
+import { uniqueEmail } from "../helpers/unique.ts";
 
 /** Races that must be decided by the strongly consistent stores, repeated so a lucky interleaving cannot pass. */
 
@@ -63,6 +64,49 @@ describe("one-time tokens under 20 concurrent consumptions, 20 times over", () =
 			expect(results.filter((r) => r.status === 401)).toHaveLength(RACERS - 1);
 			const opened = await db().select().from(sessions).where(eq(sessions.userId, user.id));
 			expect(opened).toHaveLength(1);
+		}
+	}, 120_000);
+});
+
+describe("email changes under concurrency, 20 times over", () => {
+	const changeToken = (userId: number, fromEmail: string, newEmail: string) =>
+		issueOneTimeToken({ db: db(), env }, { purpose: "email-change", userId, meta: { newEmail, fromEmail } });
+
+	it("two accounts confirming the same new address: exactly one owner, 409 for the other", async () => {
+		for (let round = 0; round < ROUNDS; round++) {
+			const newEmail = uniqueEmail();
+			const [a, b] = [await createUser(), await createUser()];
+			const tokens = [await changeToken(a.id, a.email, newEmail), await changeToken(b.id, b.email, newEmail)];
+			const results = await Promise.all(tokens.map(({ token }) => sendJson("/sign/email/confirm", { token })));
+			expect(results.map((r) => r.status).sort(), `round ${round}`).toEqual([200, 409]);
+			const owners = [await userRow(a.id), await userRow(b.id)].filter((u) => u?.email === newEmail);
+			expect(owners).toHaveLength(1);
+			// The loser keeps its own address; only the winner holds an undo link.
+			const loser = results[0]?.status === 409 ? a : b;
+			expect((await userRow(loser.id))?.email).toBe(loser.email);
+		}
+	}, 120_000);
+
+	it("one confirmation link used 20 times at once: one success, one undo link, one event", async () => {
+		for (let round = 0; round < ROUNDS / 4; round++) {
+			const user = await createUser();
+			const newEmail = uniqueEmail();
+			const { token } = await changeToken(user.id, user.email, newEmail);
+			const results = await Promise.all(
+				Array.from({ length: RACERS }, () => sendJson("/sign/email/confirm", { token })),
+			);
+			expect(winners(results, [200]), `round ${round}`).toBe(1);
+			expect(results.filter((r) => r.status === 400)).toHaveLength(RACERS - 1);
+			const undo = await db()
+				.select()
+				.from(oneTimeTokens)
+				.where(and(eq(oneTimeTokens.userId, user.id), eq(oneTimeTokens.purpose, "email-undo")));
+			expect(undo).toHaveLength(1);
+			const events = await db()
+				.select()
+				.from(securityEvents)
+				.where(and(eq(securityEvents.userId, user.id), eq(securityEvents.type, "email.change_confirmed")));
+			expect(events).toHaveLength(1);
 		}
 	}, 120_000);
 });

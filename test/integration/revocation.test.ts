@@ -18,7 +18,8 @@ import { uniqueIp } from "../helpers/unique.ts";
 
 /**
  * "Revoked means revoked", walked over the OpenAPI document: every Bearer operation refuses (401) the access token
- * of a session that logout, a session revoke, a ban, a password change or a reset has ended, from the next request
+ * of a session that logout, a session revoke, a ban, a password change, a reset, a deletion (requested or by an
+ * Admin) or an undone email change has ended, from the next request
  * on, and a refused write leaves D1 as it was. GET /sign/check alone still answers from the token. The liveness
  * check costs no extra D1 round trip.
  */
@@ -75,7 +76,11 @@ async function requestFor(op: Operation, caller: Caller, token: string): Promise
 			? String((await createIntegrationKey(serviceDeps(), { name: `revocation-${Math.random()}` }, admin.id)).id)
 			: "1",
 		key: fixtures.imageKey,
-		sessionId: (await deviceSession(caller.id, caller.roles)).sessionId,
+		// A deleted caller can hold no new session: any id does, the request is refused before it is looked at.
+		sessionId: await deviceSession(caller.id, caller.roles).then(
+			(s) => s.sessionId,
+			() => "a-session-of-a-deleted-account",
+		),
 		token: "A".repeat(43),
 	};
 	return validRequest(op, values, { ...bearer(token), "CF-Connecting-IP": uniqueIp() }, fixtures.key);
@@ -187,6 +192,45 @@ const ENDINGS: Ending[] = [
 			const ended = await sessionsOf(caller, count);
 			const { token } = await issueOneTimeToken({ db: db(), env }, { purpose: "password-reset", userId: caller.id });
 			expect((await sendJson(`/sign/reset/${token}`, { password: NEW_PASSWORD })).status).toBe(200);
+			return { caller, tokens: ended.map((s) => s.token) };
+		},
+	},
+	{
+		name: "a deletion request from another session (DELETE /user/account)",
+		async prepare(count) {
+			const caller = await newCaller(PASSWORD);
+			const requester = await deviceSession(caller.id, caller.roles);
+			const ended = await sessionsOf(caller, count);
+			const res = await send("/user/account", {
+				method: "DELETE",
+				headers: { ...bearer(requester.token), "Content-Type": "application/json" },
+				body: JSON.stringify({ password: PASSWORD }),
+			});
+			expect(res.status).toBe(202);
+			// Every session, the requester's included.
+			return { caller, tokens: [requester.token, ...ended.map((s) => s.token)].slice(0, count) };
+		},
+	},
+	{
+		name: "an Admin's deletion (DELETE /user/{userId})",
+		async prepare(count) {
+			const caller = await newCaller();
+			const ended = await sessionsOf(caller, count);
+			expect((await send(`/user/${caller.id}`, { method: "DELETE", headers: bearer(admin.token) })).status).toBe(204);
+			return { caller, tokens: ended.map((s) => s.token) };
+		},
+	},
+	{
+		name: "an undone email change (POST /sign/email/undo)",
+		async prepare(count) {
+			const caller = await newCaller();
+			const ended = await sessionsOf(caller, count);
+			const email = (await userRow(caller.id))?.email;
+			const { token } = await issueOneTimeToken(
+				{ db: db(), env },
+				{ purpose: "email-undo", userId: caller.id, meta: { previousEmail: email, newEmail: "x@example.com" } },
+			);
+			expect((await sendJson("/sign/email/undo", { token })).status).toBe(200);
 			return { caller, tokens: ended.map((s) => s.token) };
 		},
 	},

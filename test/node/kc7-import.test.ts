@@ -95,6 +95,19 @@ describe("KC7 import plan", () => {
 		expect(planImport(readRows(text, "e.ndjson"), after, modules).create).toEqual([]);
 	});
 
+	it("refuses an email an account holds reserved by its email change (D1's trigger would refuse the insert)", () => {
+		const text = [row({}), row({ user_id: 21, email: "held@example.com", username: "held" })].join("\n");
+		const existing = {
+			emailById: new Map<number, string>(),
+			emails: new Set<string>(),
+			usernames: new Set<string>(),
+			reserved: new Set(["held@example.com"]),
+		};
+		const plan = planImport(readRows(text, "e.ndjson"), existing, modules);
+		expect(plan.create.map((u) => u.id)).toEqual([10]);
+		expect(plan.invalid).toEqual([expect.stringMatching(/^line 2: email is reserved/)]);
+	});
+
 	it("reads CSV (header in any order, quoted JSON, CRLF, ;-separated roles) with the right line numbers", () => {
 		const csv = [
 			"email,user_id,username,pw_hash,registered_on,is_active,roles,module_progress",

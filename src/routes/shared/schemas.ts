@@ -42,6 +42,8 @@ export const EmailField = z
 	.max(254)
 	.openapi({ example: "user@example.com" });
 export const LoginPasswordField = z.string().min(1).max(1024).openapi({ example: "correct-horse-battery-staple" });
+/** A one-time token from a mailed link (verification, reset, email change, undo, deletion cancel, "not me"). */
+export const OneTimeTokenField = z.string().min(1).max(512);
 export const NewPasswordField = z
 	.string()
 	.refine((p) => [...p].length >= 8, "Password must be at least 8 characters")

@@ -7,7 +7,7 @@ import { DEFAULT_LIMIT, decodeCursor, MAX_LIMIT } from "./paging.ts";
 
 const tags = ["ILD: security events"];
 
-const SecurityEventSchema = z
+export const SecurityEventSchema = z
 	.object({
 		id: z.number().int().openapi({ example: 1042 }),
 		at: z.string().openapi({ format: "date-time" }),

@@ -12,6 +12,7 @@ import {
 	LoginPasswordField,
 	MessageSchema,
 	NewPasswordField,
+	OneTimeTokenField,
 	plainText,
 } from "../../shared/schemas.ts";
 
@@ -128,8 +129,6 @@ export const logout = defineRoute({
 	},
 });
 
-const TokenField = z.string().min(1).max(512);
-
 export const verify = defineRoute({
 	method: "post",
 	path: "/sign/verify",
@@ -137,7 +136,7 @@ export const verify = defineRoute({
 	tags,
 	summary: "Verify the email address",
 	middleware: [jsonBodyParser()],
-	request: jsonBody(z.strictObject({ token: TokenField })),
+	request: jsonBody(z.strictObject({ token: OneTimeTokenField })),
 	responses: {
 		200: jsonContent(MessageSchema, "Email verified"),
 		...errorResponses(...JSON_BODY_ERRORS),
@@ -171,7 +170,7 @@ export const completeReset = defineRoute({
 		"Marks the email verified and revokes every session. A rejected password (400) does not use up the token.",
 	middleware: [jsonBodyParser()],
 	request: {
-		params: z.object({ token: TokenField }),
+		params: z.object({ token: OneTimeTokenField }),
 		...jsonBody(z.strictObject({ password: NewPasswordField })),
 	},
 	responses: {
@@ -190,7 +189,7 @@ export const notMe = defineRoute({
 		"Ends exactly the session the notice was about and mails a password-reset link. The token is single use and " +
 		'lives 24 hours; an unknown, used or expired one is 400 "Invalid or expired token".',
 	middleware: [jsonBodyParser()],
-	request: jsonBody(z.strictObject({ token: TokenField })),
+	request: jsonBody(z.strictObject({ token: OneTimeTokenField })),
 	responses: {
 		200: jsonContent(z.object({}).openapi("Empty"), "Done: that session is ended and a reset mail is on its way"),
 		...errorResponses(...JSON_BODY_ERRORS),

@@ -1,6 +1,7 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { ApiError } from "../../../lib/errors.ts";
 import type { AuthEnv } from "../../../middleware/auth.ts";
+import { deleteUserNow } from "../../../services/account-deletion.ts";
 import { banUser, unbanUser } from "../../../services/bans.ts";
 import { reindexCategories } from "../../../services/communities.ts";
 import {
@@ -79,3 +80,10 @@ export const unban: RouteHandler<typeof routes.unban, AuthEnv> = async (c) => {
 
 export const stats: RouteHandler<typeof routes.stats, AuthEnv> = async (c) =>
 	c.json(await accountStats(c.var.deps), 200);
+
+export const remove: RouteHandler<typeof routes.remove, AuthEnv> = async (c) => {
+	const userId = Number(c.req.valid("param").userId);
+	if (userId === c.var.auth.userId) throw new ApiError(403, ILD.cannotDeleteSelf);
+	if (!(await deleteUserNow(c.var.deps, userId, c.var.auth.userId))) throw new ApiError(404, ILD.userNotFound);
+	return c.body(null, 204);
+};

@@ -192,6 +192,21 @@ export const ban = defineRoute({
 	},
 });
 
+export const remove = defineRoute({
+	method: "delete",
+	path: USER_PATH,
+	operationId: "ildDeleteUser",
+	tags,
+	summary: "Delete a user now (Admin)",
+	description:
+		"Deletes the account at once, as the end of a deletion's grace would (rows, sessions, tokens, the image, " +
+		"limiter state; security events stay without personal fields) and records `account.deleted`. Its access " +
+		"tokens stop working from the next request on; its email can be registered again. Not oneself (403).",
+	middleware: adminOnly(),
+	request: { params: UserPathParams },
+	responses: { 204: { description: "Deleted" }, ...errorResponses(401, 403, 404) },
+});
+
 export const unban = defineRoute({
 	method: "delete",
 	path: `${USER_PATH}/ban`,
