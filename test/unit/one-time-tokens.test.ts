@@ -51,7 +51,11 @@ describe("one-time tokens", () => {
 		expect(await consumeOneTimeToken(stores(), "password-reset", token)).toBeNull();
 		expect(await subjectOf(token, "verify-email")).toBe(user.id);
 		expect(await subjectOf(token, "password-reset")).toBeNull();
-		expect(await consumeOneTimeToken(stores(), "verify-email", token)).toEqual({ userId: user.id, meta: {}, effectResults: [] });
+		expect(await consumeOneTimeToken(stores(), "verify-email", token)).toEqual({
+			userId: user.id,
+			meta: {},
+			effectResults: [],
+		});
 		expect(await consumeOneTimeToken(stores(), "verify-email", token)).toBeNull();
 		expect(await subjectOf(token, "verify-email")).toBeNull();
 	});
@@ -59,7 +63,11 @@ describe("one-time tokens", () => {
 	it("hands back the meta it was issued with", async () => {
 		const user = await createUser();
 		const { token } = await issueOneTimeToken(stores(), { purpose: "login", userId: user.id, meta: { next: "/x" } });
-		expect(await consumeOneTimeToken(stores(), "login", token)).toEqual({ userId: user.id, meta: { next: "/x" }, effectResults: [] });
+		expect(await consumeOneTimeToken(stores(), "login", token)).toEqual({
+			userId: user.id,
+			meta: { next: "/x" },
+			effectResults: [],
+		});
 	});
 
 	// Production KV is eventually consistent: a token minted in one location may not be visible in another
