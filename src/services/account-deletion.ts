@@ -97,22 +97,39 @@ export async function requestDeletion(
 	return { ok: true, scheduledFor };
 }
 
-/** Cancels with the mailed link (single use); false for an unknown, used or expired token. */
-export async function cancelDeletionByLink(deps: Deps, token: string): Promise<boolean> {
-	const consumed = await consumeOneTimeToken(deps, "cancel-deletion", token, ({ subject, now }) => [
-		deps.db.delete(deletionRequests).where(eq(deletionRequests.userId, subject)),
+/**
+ * For the caller's batch: cancels the account's open deletion request, and records `account.deletion_cancelled`
+ * (`detail.by`) only if there was one. `userId` may be SQL (a consumed token's subject); `onlyIf` narrows it.
+ */
+export function cancelDeletionStatements(
+	deps: Pick<Deps, "db" | "request">,
+	userId: number | SQL<number | null>,
+	by: "link" | "sign_in" | "email_undo",
+	now: number,
+	options: { onlyIf?: SQL; sessionId?: string } = {},
+): BatchItem<"sqlite">[] {
+	return [
+		deps.db.delete(deletionRequests).where(and(eq(deletionRequests.userId, userId), options.onlyIf)),
 		eventStatement(
 			deps,
 			{
 				type: "account.deletion_cancelled",
-				userId: subject,
-				actor: { type: "user", id: subject },
-				detail: { by: "link" },
+				userId,
+				actor: { type: "user", id: userId },
+				sessionId: options.sessionId ?? null,
+				detail: { by },
 			},
 			now,
 			{ ifChanged: true },
 		),
-	]);
+	];
+}
+
+/** Cancels with the mailed link (single use); false for an unknown, used or expired token. */
+export async function cancelDeletionByLink(deps: Deps, token: string): Promise<boolean> {
+	const consumed = await consumeOneTimeToken(deps, "cancel-deletion", token, ({ subject, now }) =>
+		cancelDeletionStatements(deps, subject, "link", now),
+	);
 	return consumed !== null;
 }
 
@@ -128,13 +145,7 @@ export function cancelDeletionOnSignInStatements(
 ): BatchItem<"sqlite">[] {
 	const opened = sql`exists (select 1 from ${sessions} where ${sessions.id} = ${sessionId})`;
 	return [
-		deps.db.delete(deletionRequests).where(and(eq(deletionRequests.userId, userId), opened)),
-		eventStatement(
-			deps,
-			{ type: "account.deletion_cancelled", userId, actor: self(userId), sessionId, detail: { by: "sign_in" } },
-			now,
-			{ ifChanged: true },
-		),
+		...cancelDeletionStatements(deps, userId, "sign_in", now, { onlyIf: opened, sessionId }),
 		closeOpenTokensStatement(deps.db, userId, ["cancel-deletion"], now, opened),
 	];
 }

@@ -2,6 +2,7 @@ import { and, eq, type SQL, sql } from "drizzle-orm";
 import { emailReservations, users } from "../db/schema.ts";
 import type { AccessClaims } from "../lib/jwt.ts";
 import { verifyPassword } from "../lib/password.ts";
+import { cancelDeletionStatements } from "./account-deletion.ts";
 import { mailPasswordReset } from "./auth.ts";
 import type { Deps } from "./deps.ts";
 import { appLink, createMailer } from "./mail.ts";
@@ -29,7 +30,8 @@ import { findUserById, normalizeEmail, recordColumns, toRecord, type UserRecord 
  *    meanwhile, nothing at all (the unique index decides: exactly one owner, 409 for the other). The old address
  *    then gets a notice with the undo link (7 days).
  * 3. `undoEmailChange` (the old mailbox): restores the old address, revokes every session, closes every open
- *    token, and mails a reset link: whoever changed the address may also know the password.
+ *    token, cancels a deletion request, and mails a reset link: whoever changed the address may also know the
+ *    password (and may have asked to delete the account).
  *
  * The old address stays reserved for the account until the undo link expires (email_reservations and the
  * trigger of migration 0005), so whoever made the change cannot block the undo by registering the old address.
@@ -221,6 +223,8 @@ export async function undoEmailChange(deps: Deps, token: string): Promise<boolea
 			deps.db.delete(emailReservations).where(eq(emailReservations.userId, subject)),
 			revokeAllSessionsStatement(deps.db, subject, now),
 			closeOpenTokensStatement(deps.db, subject, "all", now),
+			// Whoever changed the address may also have asked to delete the account: the owner's undo keeps it.
+			...cancelDeletionStatements(deps, subject, "email_undo", now),
 			eventStatement(
 				deps,
 				{

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { emailReservations, oneTimeTokens } from "../../../src/db/schema.ts";
+import { deletionRequests, emailReservations, oneTimeTokens } from "../../../src/db/schema.ts";
 import { issueOneTimeToken } from "../../../src/services/one-time-tokens.ts";
 import { db, userRow } from "../../helpers/d1.ts";
 import { createUser, ildLogin, PASSWORD, userWithToken } from "../../helpers/factories.ts";
@@ -220,6 +220,23 @@ describe("POST /sign/email/undo", () => {
 		const [undone] = await eventsAbout(adminToken, user.id, "email.change_undone");
 		expect(undone?.detail).toMatchObject({ restoredEmail: user.email });
 		await ildLogin(user.email);
+	});
+
+	it("also keeps the account when whoever changed the address then asked to delete it", async () => {
+		const { user, newEmail, confirmToken } = await pendingChange();
+		expect((await sendJson("/sign/email/confirm", { token: confirmToken })).status).toBe(200);
+		const intruder = await ildLogin(newEmail);
+		const deletion = await send("/user/account", {
+			method: "DELETE",
+			headers: { ...bearer(intruder.token), "Content-Type": "application/json" },
+			body: JSON.stringify({ password: PASSWORD }),
+		});
+		expect(deletion.status).toBe(202);
+		const undoToken = tokenFromMail((await mailFor(user.email, /Your email address was changed/)).text);
+		expect((await sendJson("/sign/email/undo", { token: undoToken })).status).toBe(200);
+		expect(await db().select().from(deletionRequests).where(eq(deletionRequests.userId, user.id))).toEqual([]);
+		const [cancelled] = await eventsAbout(adminToken, user.id, "account.deletion_cancelled");
+		expect(cancelled?.detail).toMatchObject({ by: "email_undo" });
 	});
 
 	it("is single use, and refuses unknown tokens, with 400", async () => {

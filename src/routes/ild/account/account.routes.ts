@@ -68,8 +68,9 @@ export const undoEmailChange = defineRoute({
 	tags,
 	summary: "Undo an email change (link from the old address)",
 	description:
-		"Restores the previous address, revokes every session, closes every open one-time token and mails a " +
-		"password-reset link to the restored address (whoever changed it may know the password). Single use, 7 days.",
+		"Restores the previous address, revokes every session, closes every open one-time token, cancels a pending " +
+		"account deletion, and mails a password-reset link to the restored address (whoever changed it may know the " +
+		"password). Single use, 7 days.",
 	middleware: [jsonBodyParser()],
 	request: jsonBody(z.strictObject({ token: OneTimeTokenField })),
 	responses: {
