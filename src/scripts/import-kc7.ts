@@ -84,6 +84,10 @@ function main(): number {
 			options,
 			"SELECT email FROM email_reservations WHERE until > CAST(strftime('%s', 'now') AS INTEGER) * 1000",
 		);
+		const deleted = query<{ user_id: number }>(
+			options,
+			"SELECT DISTINCT user_id FROM security_events WHERE type = 'account.deleted' AND user_id IS NOT NULL",
+		);
 		const modules = query<{ id: number; max_score: number }>(options, "SELECT id, max_score FROM modules");
 		const plan = planImport(
 			rows,
@@ -92,6 +96,7 @@ function main(): number {
 				emails: new Set(existingUsers.map((u) => u.email)),
 				usernames: new Set(existingUsers.flatMap((u) => (u.username ? [u.username.toLowerCase()] : []))),
 				reserved: new Set(reserved.map((r) => r.email)),
+				deletedIds: new Set(deleted.map((d) => d.user_id)),
 			},
 			new Map(modules.map((m) => [m.id, m.max_score])),
 		);

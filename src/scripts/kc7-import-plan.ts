@@ -195,6 +195,8 @@ export function planImport(
 		usernames: Set<string>;
 		/** Addresses an account gave up by an email change and holds while its undo link lives (D1 refuses them). */
 		reserved?: Set<string>;
+		/** Ids of deleted accounts (their `account.deleted` events): an import must not bring an erased account back. */
+		deletedIds?: Set<number>;
 	},
 	maxScores: Map<number, number>,
 ): Plan {
@@ -213,6 +215,10 @@ export function planImport(
 		const { user } = checked;
 		if (emails.has(user.email)) {
 			plan.matched += 1;
+			continue;
+		}
+		if (existing.deletedIds?.has(user.id)) {
+			plan.invalid.push(`line ${row.line}: account ${user.id} was deleted; its data is not imported again`);
 			continue;
 		}
 		if (existing.reserved?.has(user.email)) {

@@ -15,6 +15,7 @@ import { verifyPassword } from "../lib/password.ts";
 import type { DbDeps, Deps } from "./deps.ts";
 import { appLink, createMailer } from "./mail.ts";
 import {
+	ALL_BUT_UNDO,
 	closeOpenTokensStatement,
 	consumeOneTimeToken,
 	prepareOneTimeToken,
@@ -59,7 +60,7 @@ export async function requestDeletion(
 	deps.defer(refund(deps.env, deps.config, attempt));
 	const now = Date.now();
 	const cancel = await prepareOneTimeToken(deps, { purpose: "cancel-deletion", userId: user.id }, now);
-	const [, , , , , request] = await deps.db.batch([
+	const [, , , , , , , request] = await deps.db.batch([
 		// A request already open keeps its date (a second request moves nothing).
 		deps.db
 			.insert(deletionRequests)
@@ -78,6 +79,22 @@ export async function requestDeletion(
 			{ ifChanged: true },
 		),
 		revokeAllSessionsStatement(deps.db, user.id, now),
+		// What the revoke did is recorded even when the request was already open (then the event above is not).
+		eventStatement(
+			deps,
+			{
+				type: "session.revoked",
+				userId: user.id,
+				actor: self(user.id),
+				sessionId: auth.sessionId,
+				detail: { scope: "all", reason: "deletion_requested" },
+			},
+			now,
+			{ ifChanged: true },
+		),
+		// No link opens a session in the grace (login links minted before, a "not me", resets); an email change's
+		// undo stays, and the cancel link below replaces an older one.
+		closeOpenTokensStatement(deps.db, user.id, ALL_BUT_UNDO, now),
 		...cancel.statements,
 		deps.db
 			.select({ scheduledFor: deletionRequests.scheduledFor })
@@ -260,8 +277,17 @@ export async function deleteDueAccounts(deps: Pick<Deps, "db" | "env" | "request
 		.orderBy(asc(deletionRequests.scheduledFor))
 		.limit(DUE_PAGE);
 	let deleted = 0;
-	for (const { userId } of due) if (await deleteAccount(deps, userId, { by: "schedule" }, now)) deleted++;
+	// One account that fails (logged, retried tomorrow) does not keep the others.
+	const failures: unknown[] = [];
+	for (const { userId } of due) {
+		try {
+			if (await deleteAccount(deps, userId, { by: "schedule" }, now)) deleted++;
+		} catch (error) {
+			failures.push(error);
+		}
+	}
 	await eraseLeftovers(deps, now);
+	if (failures.length > 0) throw failures[0];
 	return deleted;
 }
 

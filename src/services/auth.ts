@@ -11,6 +11,7 @@ import { type SessionMethod, sessionRefusal } from "./account-policy.ts";
 import type { Deps } from "./deps.ts";
 import { appLink, createMailer } from "./mail.ts";
 import {
+	ALL_BUT_UNDO,
 	closeOpenTokensStatement,
 	consumeOneTimeToken,
 	findOpenTokenMeta,
@@ -248,6 +249,8 @@ export async function notMe(deps: Deps, token: string): Promise<boolean> {
 			now,
 			{ ifChanged: true },
 		),
+		// An email change that session may have asked for goes with it.
+		closeOpenTokensStatement(deps.db, subject, ["email-change"], now),
 	]);
 	if (!consumed) return false;
 	const user = await findUserById(deps, consumed.userId);
@@ -256,11 +259,13 @@ export async function notMe(deps: Deps, token: string): Promise<boolean> {
 }
 
 /**
- * A reset link sent on the user's behalf after a security action (a "this wasn't me", an undone email change):
- * it counts toward the address's mail limit like every other, and is skipped past it. For deferred work.
+ * A reset link sent on the user's behalf after a security action (a "this wasn't me", an undone email change). It
+ * counts toward the address's mail limit like every other reset mail, but is sent even past it: only a single-use
+ * link from a mail to that address triggers it, so it cannot flood anyone, and anyone could otherwise spend the
+ * address's budget with anonymous reset requests to keep the owner from getting it. For deferred work.
  */
 export async function mailPasswordReset(deps: Deps, user: UserRecord): Promise<void> {
-	await enforce(deps.env, deps.config, { name: "mailAddress", key: user.email });
+	await enforce(deps.env, deps.config, { name: "mailAddress", key: user.email }).catch(() => undefined);
 	await sendTokenMail(deps, user, "password-reset");
 }
 
@@ -369,7 +374,7 @@ export async function resetPassword(deps: Deps, token: string, password: string)
 			{ ifChanged: true },
 		),
 		revokeAllSessionsStatement(deps.db, subject, now),
-		closeOpenTokensStatement(deps.db, subject, "all", now),
+		closeOpenTokensStatement(deps.db, subject, ALL_BUT_UNDO, now),
 	]);
 	return consumed ? "ok" : "invalid-token";
 }
@@ -407,7 +412,8 @@ export async function changePassword(
 			now,
 		),
 		revokeOtherSessionsStatement(deps.db, user.id, auth.sessionId, now),
-		closeOpenTokensStatement(deps.db, user.id, ["password-reset", "login"], now),
+		// An email change asked for from a session this change ends must not go through either.
+		closeOpenTokensStatement(deps.db, user.id, ["password-reset", "login", "email-change"], now),
 	]);
 	return { ok: true };
 }

@@ -2,7 +2,7 @@ import { and, eq, isNotNull } from "drizzle-orm";
 import { users } from "../db/schema.ts";
 import { isoOrNull } from "../lib/time.ts";
 import type { Deps } from "./deps.ts";
-import { closeOpenTokensStatement } from "./one-time-tokens.ts";
+import { ALL_BUT_UNDO, closeOpenTokensStatement } from "./one-time-tokens.ts";
 import { eventStatement } from "./security-events.ts";
 import { revokeAllSessionsStatement } from "./sessions.ts";
 import { findUserById, type UserRecord } from "./users.ts";
@@ -38,7 +38,8 @@ export async function banUser(
 			{ ifChanged: true },
 		),
 		revokeAllSessionsStatement(db, userId, now),
-		closeOpenTokensStatement(db, userId, "all", now),
+		// An email change's undo link stays: the owner of a hijacked account the ban stopped still needs it.
+		closeOpenTokensStatement(db, userId, ALL_BUT_UNDO, now),
 	]);
 	return findUserById(deps, userId);
 }

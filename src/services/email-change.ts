@@ -7,6 +7,7 @@ import { mailPasswordReset } from "./auth.ts";
 import type { Deps } from "./deps.ts";
 import { appLink, createMailer } from "./mail.ts";
 import {
+	ALL_BUT_UNDO,
 	closeOpenTokensStatement,
 	consumeOneTimeToken,
 	findOpenTokenMeta,
@@ -29,15 +30,20 @@ import { findUserById, normalizeEmail, recordColumns, toRecord, type UserRecord 
  *    the old address for this account and issues the undo link — or, if another account took the address
  *    meanwhile, nothing at all (the unique index decides: exactly one owner, 409 for the other). The old address
  *    then gets a notice with the undo link (7 days).
- * 3. `undoEmailChange` (the old mailbox): restores the old address, revokes every session, closes every open
- *    token, cancels a deletion request, and mails a reset link: whoever changed the address may also know the
- *    password (and may have asked to delete the account).
+ * 3. `undoEmailChange` (the old mailbox): restores the old address, clears the password, revokes every session,
+ *    closes every open token, cancels a deletion request, and mails a reset link (outside the mail limit): whoever
+ *    changed the address knew the password (and may have asked to delete the account).
+ *
+ * Nothing but a used undo or the account's deletion ends an undo link: resets, bans, password changes and later
+ * changes close every other open link (ALL_BUT_UNDO), so whoever moved the address cannot take the way back away.
  *
  * The old address stays reserved for the account until the undo link expires (email_reservations and the
  * trigger of migration 0005), so whoever made the change cannot block the undo by registering the old address.
  */
 
 const UNDO_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
+
+const CLOSED_BY_A_CHANGE = ALL_BUT_UNDO.filter((p) => p !== "cancel-deletion");
 
 export type EmailChangeRequest =
 	| { ok: true; pendingEmail: string }
@@ -79,8 +85,15 @@ async function sendChangeMail(deps: Deps, user: UserRecord, newEmail: string, se
 		{ type: "email.change_requested", userId: user.id, actor: self(user.id), sessionId, detail: { newEmail } },
 		now,
 	);
+	const link = await prepareOneTimeToken(
+		deps,
+		{ purpose: "email-change", userId: user.id, meta: { newEmail, fromEmail: user.email } },
+		now,
+	);
 	if (await addressTaken(deps, newEmail, user.id, now)) {
-		await requested;
+		// Stored like a real request (it supersedes an older link, the export shows it) but never mailed: nothing the
+		// account can read tells a taken address from a free one. Used anyway, it could only meet the unique index.
+		await deps.db.batch([requested, ...link.statements]);
 		await mailer.send({
 			to: newEmail,
 			subject: "Email change not possible",
@@ -88,11 +101,6 @@ async function sendChangeMail(deps: Deps, user: UserRecord, newEmail: string, se
 		});
 		return;
 	}
-	const link = await prepareOneTimeToken(
-		deps,
-		{ purpose: "email-change", userId: user.id, meta: { newEmail, fromEmail: user.email } },
-		now,
-	);
 	await deps.db.batch([requested, ...link.statements]);
 	await link.storeCopy();
 	await mailer.send({
@@ -164,8 +172,9 @@ export async function confirmEmailChange(deps: Deps, token: string): Promise<Ema
 							set: { userId: sql`excluded.user_id`, until: sql`excluded.until` },
 						}),
 					...undo.statements,
-					// Links mailed to the old address for it (verification, reset) no longer belong to this account.
-					closeOpenTokensStatement(deps.db, subject, ["verify-email", "password-reset"], now, changed),
+					// Every other open link goes (verification and resets mailed to the old address, login links, a
+					// "not me"), but the undo links and a deletion's cancel link: those are the owner's ways back.
+					closeOpenTokensStatement(deps.db, subject, CLOSED_BY_A_CHANGE, now, changed),
 					eventStatement(
 						deps,
 						{
@@ -200,7 +209,7 @@ export async function confirmEmailChange(deps: Deps, token: string): Promise<Ema
 		createMailer(deps).send({
 			to: fromEmail,
 			subject: "Your email address was changed",
-			text: `The email address of your account was changed from ${fromEmail} to ${newEmail}.\n\nIf this was you, there is nothing to do. If it wasn't, undo the change within 7 days — this restores this address, signs out every device and sends you a password reset link:\n\n${appLink(deps.config, "/undo-email-change", undo.token)}`,
+			text: `The email address of your account was changed from ${fromEmail} to ${newEmail}.\n\nIf this was you, there is nothing to do. If it wasn't, undo the change within 7 days — this restores this address, signs out every device and replaces the password (whoever changed the address knew it): a reset link follows to set a new one:\n\n${appLink(deps.config, "/undo-email-change", undo.token)}`,
 		}),
 	);
 	return { ok: true, user };
@@ -215,10 +224,11 @@ export async function undoEmailChange(deps: Deps, token: string): Promise<boolea
 	const consumed = await consumeOneTimeToken(deps, "email-undo", token, ({ subject }) => {
 		const won: SQL = sql`${subject} is not null`;
 		return [
-			// The old mailbox answered: it is proven again.
+			// The old mailbox answered: it is proven again. The password goes too: whoever moved the address knew it,
+			// and could sign in with it again at once; the owner sets a new one with the reset link mailed below.
 			deps.db
 				.update(users)
-				.set({ email: previousEmail, emailVerifiedAt: now, updatedAt: now })
+				.set({ email: previousEmail, emailVerifiedAt: now, passwordHash: null, updatedAt: now })
 				.where(eq(users.id, subject)),
 			deps.db.delete(emailReservations).where(eq(emailReservations.userId, subject)),
 			revokeAllSessionsStatement(deps.db, subject, now),

@@ -29,6 +29,13 @@ export const TOKEN_PURPOSES = {
 } as const;
 export type TokenPurpose = keyof typeof TOKEN_PURPOSES;
 
+/**
+ * Every purpose but an email change's undo. Resets, bans, password changes, later email changes and deletion
+ * requests close open links with this list: the undo is the owner's way back from whoever moved the address, and
+ * whoever did may also reset the password or cause a ban; only a used undo (or the account's deletion) ends it.
+ */
+export const ALL_BUT_UNDO = (Object.keys(TOKEN_PURPOSES) as TokenPurpose[]).filter((p) => p !== "email-undo");
+
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 /** KV holds each token's copy under this prefix and its hash. */
 export const TOKEN_COPY_PREFIX = "ott:";

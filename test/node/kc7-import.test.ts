@@ -108,6 +108,19 @@ describe("KC7 import plan", () => {
 		expect(plan.invalid).toEqual([expect.stringMatching(/^line 2: email is reserved/)]);
 	});
 
+	it("refuses a row for an account that was deleted (its id has an account.deleted event)", () => {
+		const text = [row({}), row({ user_id: 21, email: "gone@example.com", username: "gone" })].join("\n");
+		const existing = {
+			emailById: new Map<number, string>(),
+			emails: new Set<string>(),
+			usernames: new Set<string>(),
+			deletedIds: new Set([21]),
+		};
+		const plan = planImport(readRows(text, "e.ndjson"), existing, modules);
+		expect(plan.create.map((u) => u.id)).toEqual([10]);
+		expect(plan.invalid).toEqual([expect.stringMatching(/^line 2: account 21 was deleted/)]);
+	});
+
 	it("reads CSV (header in any order, quoted JSON, CRLF, ;-separated roles) with the right line numbers", () => {
 		const csv = [
 			"email,user_id,username,pw_hash,registered_on,is_active,roles,module_progress",

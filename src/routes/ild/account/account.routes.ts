@@ -68,9 +68,10 @@ export const undoEmailChange = defineRoute({
 	tags,
 	summary: "Undo an email change (link from the old address)",
 	description:
-		"Restores the previous address, revokes every session, closes every open one-time token, cancels a pending " +
-		"account deletion, and mails a password-reset link to the restored address (whoever changed it may know the " +
-		"password). Single use, 7 days.",
+		"Restores the previous address, clears the password (whoever changed the address knew it), revokes every " +
+		"session, closes every open one-time token, cancels a pending account deletion, and mails a password-reset " +
+		"link to the restored address (sent even past the address's mail limit). Single use, 7 days; a reset, a ban, " +
+		"a password change or a later change leaves it working.",
 	middleware: [jsonBodyParser()],
 	request: jsonBody(z.strictObject({ token: OneTimeTokenField })),
 	responses: {
