@@ -17,6 +17,7 @@ import { loginLinksRouter } from "./routes/kc7/login-links/index.ts";
 import { kc7ModulesRouter } from "./routes/kc7/modules/index.ts";
 import { kc7UsersRouter } from "./routes/kc7/users/index.ts";
 import { metaRouter } from "./routes/meta/index.ts";
+import { hostedPages } from "./routes/pages/index.ts";
 import { createRouter } from "./routes/shared/openapi.ts";
 
 /**
@@ -42,6 +43,8 @@ export function createApp() {
 	const app = createRouter();
 	// Outermost first: every response (errors, 404s and 405s included) passes back through all of them.
 	app.use("*", requestIds, requestContext, corsHeaders, securityHeaders, contentHeaders);
+	// The pages for mailed links (HOSTED_PAGES): a middleware, not routes, since they are no API operations.
+	app.use("*", hostedPages);
 
 	app.route("/", metaRouter);
 	app.route("/", signRouter);
@@ -88,14 +91,60 @@ export type App = ReturnType<typeof createApp>;
 /** `/user/{userId{[0-9]+}}` → `/user/{userId}` */
 const normalizePath = (path: string) => path.replace(/\{(\w+)\{[^/]*?\}\}/g, "{$1}");
 
+// OpenAPI 3.1's SPDX `identifier`, which the library's 3.0-shaped typings lack (hence a constant, not a literal).
+const LICENSE = { name: "Proprietary", identifier: "LicenseRef-Proprietary" };
+
+/** The operations' tags, in the order the documentation page lists them. */
+const TAGS = [
+	{ name: "Meta", description: "The greeting, this documentation and the public keys that verify access tokens." },
+	{
+		name: "ILD: sign",
+		description: "ILD Auth sign-in flows: login, registration, refresh, logout, verification, reset.",
+	},
+	{ name: "ILD: user", description: "The signed-in user's own profile, image, password, tutorial and communities." },
+	{ name: "ILD: sessions", description: "Device sessions: list them, revoke one, the others or all." },
+	{ name: "ILD: security events", description: "The audit log of security-relevant changes, newest first." },
+	{ name: "ILD: account lifecycle", description: "Email change, data export and account deletion." },
+	{ name: "ILD: admin", description: "Admin-only user management: users, subscriptions, bans, sessions, deletion." },
+	{ name: "ILD: communities", description: "Communities and their categories." },
+	{ name: "KC7: auth", description: "KC7 sign-in and refresh-token rotation." },
+	{ name: "KC7: users", description: "KC7 user lookup and provisioning (snake_case)." },
+	{ name: "KC7: modules", description: "The core training modules and each user's progress and scores." },
+	{ name: "KC7: login links", description: "One-time login links minted by partner backends, and their redemption." },
+	{ name: "KC7: integration keys", description: "Partners' integration keys (Admin): create, list, revoke." },
+	{ name: "Development", description: "Development only (`ENVIRONMENT=development`): the mail outbox." },
+];
+
+/** Drops the component schemas nothing refers to any more (once a path is removed), until none is left. */
+function pruneUnusedSchemas(document: ReturnType<App["getOpenAPI31Document"]>) {
+	const schemas = document.components?.schemas ?? {};
+	for (;;) {
+		const text = JSON.stringify(document);
+		const unused = Object.keys(schemas).filter((name) => !text.includes(`"#/components/schemas/${name}"`));
+		if (unused.length === 0) return;
+		for (const name of unused) delete schemas[name];
+	}
+}
+
 export function openApiDocument(app: App, config: Pick<Config, "publicBaseUrl" | "isDevelopment">) {
 	const document = app.getOpenAPI31Document({
 		openapi: "3.1.0",
-		info: { title: "Edge Identity API (KC7 + ILD Auth)", version: "1.0.0", description: DESCRIPTION },
-		servers: [{ url: config.publicBaseUrl }],
+		info: {
+			title: "Edge Identity API (KC7 + ILD Auth)",
+			version: "1.0.0",
+			description: DESCRIPTION,
+			contact: { name: "Edge Identity API maintainers" },
+			license: LICENSE,
+		},
+		servers: [{ url: config.publicBaseUrl, description: "This deployment (PUBLIC_BASE_URL)" }],
+		tags: TAGS,
 	});
-	// The development outbox only exists (and is only documented) in development.
-	if (!config.isDevelopment) delete document.paths?.["/dev/outbox"];
+	// The development outbox only exists (and is only documented) in development, and its schema with it.
+	if (!config.isDevelopment) {
+		delete document.paths?.["/dev/outbox"];
+		document.tags = document.tags?.filter((tag) => tag.name !== "Development");
+		pruneUnusedSchemas(document);
+	}
 	// Router-level constraints (`{userId{[0-9]+}}`) are Hono syntax; OpenAPI names the parameter alone.
 	document.paths = Object.fromEntries(
 		Object.entries(document.paths ?? {}).map(([path, item]) => [normalizePath(path), item]),

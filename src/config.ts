@@ -25,6 +25,8 @@ export interface Config {
 	audience: string;
 	publicBaseUrl: string;
 	dashboardUrl: string;
+	/** The Worker serves its own pages for the links it mails (/verify-email, /sign-in, …): HOSTED_PAGES. */
+	hostedPages: boolean;
 	allowedOrigins: Set<string>;
 	allowedRedirectOrigins: Set<string>;
 	cookieSameSite: "Strict" | "Lax" | "None";
@@ -34,6 +36,8 @@ export interface Config {
 	mail: { provider: "outbox" | "http"; from: string; apiUrl: string; apiKey: string | undefined };
 	/** Days security events stay in D1 before the daily cron archives them to R2 and deletes them. */
 	auditRetentionDays: number;
+	/** How long each isolate serves the module catalog from memory (0: read D1 every time): CATALOG_CACHE_SECONDS. */
+	catalogCacheSeconds: number;
 }
 
 /**
@@ -81,6 +85,15 @@ const retentionDays = z
 	.transform((raw) => (raw === "" ? DEFAULT_AUDIT_RETENTION_DAYS : Number(raw)))
 	.pipe(z.number().int().min(1, RETENTION_RULE).max(3650, RETENTION_RULE));
 
+const DEFAULT_CATALOG_CACHE_SECONDS = 60;
+const CATALOG_CACHE_RULE = "must be a whole number of seconds from 0 to 3600";
+const catalogCacheSeconds = z
+	.string()
+	.default("")
+	.refine((raw) => raw === "" || /^[0-9]{1,4}$/.test(raw), CATALOG_CACHE_RULE)
+	.transform((raw) => (raw === "" ? DEFAULT_CATALOG_CACHE_SECONDS : Number(raw)))
+	.pipe(z.number().int().min(0, CATALOG_CACHE_RULE).max(3600, CATALOG_CACHE_RULE));
+
 const RateLimitRuleSchema = z.strictObject({
 	limit: z.number().int().positive().max(1_000_000),
 	windowSeconds: z
@@ -116,6 +129,8 @@ const EnvSchema = z.object({
 	JWT_AUDIENCE: z.string().min(1, "must not be empty"),
 	PUBLIC_BASE_URL: httpUrl,
 	DASHBOARD_URL: httpUrl,
+	// Empty means the environment's default: on in development, off in production.
+	HOSTED_PAGES: z.enum(["true", "false", ""], { error: 'must be "true" or "false"' }).default(""),
 	ALLOWED_ORIGINS: originList,
 	ALLOWED_REDIRECT_ORIGINS: originList,
 	REFRESH_COOKIE_SAMESITE: z
@@ -129,6 +144,7 @@ const EnvSchema = z.object({
 	MAIL_API_KEY: z.string().optional(),
 	RATE_LIMITS: rateLimitOverrides,
 	AUDIT_RETENTION_DAYS: retentionDays,
+	CATALOG_CACHE_SECONDS: catalogCacheSeconds,
 	PASSWORD_PEPPERS: z.string({ error: "is not configured" }).transform((raw, ctx) => {
 		try {
 			return parsePeppers(raw);
@@ -164,6 +180,7 @@ function parseConfig(env: Env): Config {
 		audience: v.JWT_AUDIENCE,
 		publicBaseUrl: v.PUBLIC_BASE_URL.replace(/\/+$/, ""),
 		dashboardUrl: v.DASHBOARD_URL,
+		hostedPages: v.HOSTED_PAGES === "" ? isDevelopment : v.HOSTED_PAGES === "true",
 		allowedOrigins: v.ALLOWED_ORIGINS,
 		allowedRedirectOrigins: v.ALLOWED_REDIRECT_ORIGINS,
 		cookieSameSite: v.REFRESH_COOKIE_SAMESITE,
@@ -172,6 +189,7 @@ function parseConfig(env: Env): Config {
 		rateLimits: { ...DEFAULT_RATE_LIMITS, ...v.RATE_LIMITS } as Record<RateLimitName, RateLimitRule>,
 		mail: { provider: v.MAIL_PROVIDER, from: v.MAIL_FROM, apiUrl: v.MAIL_API_URL, apiKey: v.MAIL_API_KEY },
 		auditRetentionDays: v.AUDIT_RETENTION_DAYS,
+		catalogCacheSeconds: v.CATALOG_CACHE_SECONDS,
 	};
 }
 

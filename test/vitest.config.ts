@@ -34,6 +34,12 @@ export default defineConfig(async () => {
 									TEST_SECONDARY_JWK: JSON.stringify(secondary),
 									TEST_FOREIGN_JWK: JSON.stringify(foreign),
 									PASSWORD_PEPPERS: "t2:test-pepper-current,t1:test-pepper-previous",
+									// Suites add modules and read the catalog at once; the cache is tested with its own setting.
+									CATALOG_CACHE_SECONDS: "0",
+									// The suites run against a dashboard on another origin (an operator's own app), as in
+									// production; development's default (links to the Worker's hosted pages) is what
+									// `npm run test:browser` clicks through.
+									DASHBOARD_URL: "http://localhost:5173/dashboard",
 								},
 							},
 						}),

@@ -256,6 +256,30 @@ describe("meta endpoints", () => {
 		expect(res.headers.get("Content-Security-Policy")).toMatch(/connect-src 'self'/);
 	});
 
+	it("GET /api/docs loads nothing from elsewhere: the CSP allows only its inline script and style, and /openapi.json", async () => {
+		const res = await send("/api/docs");
+		const csp = res.headers.get("Content-Security-Policy") ?? "";
+		expect(csp.split(/;\s*/)).toEqual([
+			"default-src 'none'",
+			"script-src 'unsafe-inline'",
+			"style-src 'unsafe-inline'",
+			"connect-src 'self'",
+			"frame-ancestors 'none'",
+		]);
+		const html = await res.text();
+		// No external script, stylesheet, font or image: the page works offline.
+		expect(html).not.toMatch(/<(script|link|img|iframe)[^>]*\s(src|href)=/i);
+		expect(html).not.toMatch(/url\(|@import|https?:\/\//i);
+		// What the page renders for each operation (test/node/docs-page.test.ts runs the script itself).
+		for (const part of [
+			"function parametersBlock",
+			"function requestBlock",
+			"function responsesBlock",
+			'<h2 id="schemas">',
+		])
+			expect(html).toContain(part);
+	});
+
 	it("publishes the JWKS that verifies issued tokens, as a partner backend would", async () => {
 		const res = await send("/.well-known/jwks.json");
 		expect(res.status).toBe(200);

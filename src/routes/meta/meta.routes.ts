@@ -10,6 +10,7 @@ export const hello = defineRoute({
 	operationId: "kc7Hello",
 	tags,
 	summary: "Hello",
+	description: 'KC7\'s greeting: `{"message": "Hello, World!"}`. No authentication; answers the same to everyone.',
 	responses: { 200: jsonContent(MessageSchema, "A greeting"), ...errorResponses() },
 });
 
@@ -19,6 +20,9 @@ export const docs = defineRoute({
 	operationId: "apiDocs",
 	tags,
 	summary: "API documentation page (renders GET /openapi.json)",
+	description:
+		"This page: every operation of both surfaces with its parameters, request bodies and response schemas, " +
+		"rendered from GET /openapi.json by an inline script (no external assets, so it works offline).",
 	responses: {
 		200: { description: "HTML page", content: { "text/html": { schema: z.string() } } },
 		...errorResponses(),

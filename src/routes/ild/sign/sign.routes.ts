@@ -135,6 +135,9 @@ export const verify = defineRoute({
 	operationId: "ildVerifyEmail",
 	tags,
 	summary: "Verify the email address",
+	description:
+		"Consumes the verification token mailed at registration (valid 24 hours, single use) and marks the email " +
+		'verified. An unknown, used or expired token is 400 `"Invalid or expired token"`.',
 	middleware: [jsonBodyParser()],
 	request: jsonBody(z.strictObject({ token: OneTimeTokenField })),
 	responses: {

@@ -50,6 +50,9 @@ export const get = defineRoute({
 	operationId: "ildGetUser",
 	tags,
 	summary: "A user (Admin)",
+	description:
+		"Any user's ILD user object, ban fields included. Admin only: a caller without the role gets 403 whether or " +
+		"not the user exists.",
 	middleware: adminOnly(),
 	request: { params: UserPathParams },
 	responses: {
@@ -148,6 +151,9 @@ export const listPeriods = defineRoute({
 	operationId: "ildListSubscriptionPeriods",
 	tags,
 	summary: "A user's subscription periods (Admin)",
+	description:
+		"Every subscription period of the user, ordered by start; the subscription status is computed from these " +
+		"when a user object is read.",
 	middleware: adminOnly(),
 	request: { params: UserPathParams },
 	responses: {

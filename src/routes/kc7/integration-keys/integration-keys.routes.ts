@@ -69,6 +69,9 @@ export const list = defineRoute({
 	operationId: "kc7ListIntegrationKeys",
 	tags,
 	summary: "List integration keys (Admin); never the keys themselves",
+	description:
+		"Every integration key, newest first, with its owner and scope; a revoked key stays listed with `revoked_at` " +
+		"set. The key itself is shown only once, when it is created.",
 	middleware: adminOnly("Unauthorized"),
 	responses: {
 		200: jsonContent(z.array(ListedKeySchema), "Keys, newest first; revoked ones keep `revoked_at`"),

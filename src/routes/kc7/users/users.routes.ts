@@ -22,6 +22,7 @@ export const me = defineRoute({
 	operationId: "kc7GetMe",
 	tags,
 	summary: "The signed-in user",
+	description: "`{user_id, username}` of the account the access token belongs to.",
 	middleware: [bearerAuth()],
 	responses: {
 		200: jsonContent(Kc7UserSchema, "The user"),
