@@ -1,4 +1,5 @@
 import type { Config } from "./config.ts";
+import type { D1Session } from "./db/d1-session.ts";
 import type { Deps } from "./services/deps.ts";
 
 /**
@@ -12,6 +13,8 @@ export interface AppEnv {
 		config: Config;
 		/** What services need, built once per request. */
 		deps: Deps;
+		/** The request's D1 session (db/d1-session.ts): where its reads start, and its bookmark. */
+		d1: D1Session;
 		requestId: string;
 	};
 }

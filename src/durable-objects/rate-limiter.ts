@@ -22,15 +22,29 @@ export class RateLimiter extends DurableObject<Env> {
 		return hits.filter((t) => t > now - windowMs);
 	}
 
-	private save(hits: number[], windowMs: number) {
+	/** The window this instance last stored (written again only when it changes, or after an eviction). */
+	private storedWindowMs: number | undefined;
+	/** When the cleanup alarm this instance set will ring (undefined: none set since this instance started). */
+	private alarmAt: number | undefined;
+
+	private save(hits: number[], windowMs: number, now: number) {
 		if (hits.length === 0) {
 			this.ctx.storage.kv.delete("hits");
 			return;
 		}
 		this.ctx.storage.kv.put("hits", hits);
-		this.ctx.storage.kv.put("windowMs", windowMs);
-		// Clean up the object's storage once its last hit has left the window.
-		void this.ctx.storage.setAlarm((hits[hits.length - 1] as number) + windowMs);
+		if (this.storedWindowMs !== windowMs) {
+			this.ctx.storage.kv.put("windowMs", windowMs);
+			this.storedWindowMs = windowMs;
+		}
+		// Clean up the object's storage once its last hit has left the window. An alarm still to ring is kept
+		// (one storage write fewer per call): when it rings early, alarm() sets the next one.
+		if (this.alarmAt === undefined || this.alarmAt <= now) this.armAlarm(hits, windowMs);
+	}
+
+	private armAlarm(hits: number[], windowMs: number) {
+		this.alarmAt = (hits[hits.length - 1] as number) + windowMs;
+		void this.ctx.storage.setAlarm(this.alarmAt);
 	}
 
 	/** Counts one hit if the window has room. */
@@ -39,7 +53,7 @@ export class RateLimiter extends DurableObject<Env> {
 		const hits = this.load(windowMs, now);
 		if (hits.length >= limit) return this.decide(hits, limit, windowMs, now, false);
 		hits.push(now);
-		this.save(hits, windowMs);
+		this.save(hits, windowMs, now);
 		return this.decide(hits, limit, windowMs, now, true);
 	}
 
@@ -48,17 +62,27 @@ export class RateLimiter extends DurableObject<Env> {
 		const now = Date.now();
 		const hits = this.load(windowMs, now);
 		hits.pop();
-		this.save(hits, windowMs);
+		this.save(hits, windowMs, now);
 	}
 
 	/** Erases this object's state (a deleted account's counters): its hits and its cleanup alarm. */
 	async forget(): Promise<void> {
 		await this.ctx.storage.deleteAlarm();
 		await this.ctx.storage.deleteAll();
+		this.alarmAt = undefined;
+		this.storedWindowMs = undefined;
 	}
 
 	override async alarm() {
+		this.alarmAt = undefined;
 		const windowMs = this.ctx.storage.kv.get<number>("windowMs") ?? 0;
-		if (this.load(windowMs, Date.now()).length === 0) await this.ctx.storage.deleteAll();
+		const hits = this.load(windowMs, Date.now());
+		if (hits.length === 0) {
+			await this.ctx.storage.deleteAll();
+			this.storedWindowMs = undefined;
+			return;
+		}
+		// Hits counted after this alarm was set are still in the window: ring again when the last one leaves.
+		this.armAlarm(hits, windowMs);
 	}
 }

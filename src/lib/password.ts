@@ -63,14 +63,21 @@ export function parsePasswordHash(stored: string): ParsedHash | null {
 
 const encoder = new TextEncoder();
 
+// The pepper's HMAC key, imported once per isolate and pepper (the peppers are fixed configuration).
+type KeyPromise = ReturnType<typeof crypto.subtle.importKey>;
+const pepperKeys = new Map<string, KeyPromise>();
+function pepperKey(pepper: string): KeyPromise {
+	let key = pepperKeys.get(pepper);
+	if (!key) {
+		key = crypto.subtle.importKey("raw", encoder.encode(pepper), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+		key.catch(() => pepperKeys.delete(pepper));
+		pepperKeys.set(pepper, key);
+	}
+	return key;
+}
+
 async function derive(password: string, pepper: string, salt: Uint8Array, iterations: number, bytes: number) {
-	const hmacKey = await crypto.subtle.importKey(
-		"raw",
-		encoder.encode(pepper),
-		{ name: "HMAC", hash: "SHA-256" },
-		false,
-		["sign"],
-	);
+	const hmacKey = await pepperKey(pepper);
 	const peppered = await crypto.subtle.sign("HMAC", hmacKey, encoder.encode(password.normalize("NFC")));
 	const baseKey = await crypto.subtle.importKey("raw", peppered, "PBKDF2", false, ["deriveBits"]);
 	const bits = await crypto.subtle.deriveBits(

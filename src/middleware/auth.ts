@@ -1,11 +1,11 @@
 import { createMiddleware } from "hono/factory";
-import { createDb } from "../db/client.ts";
 import { guardedD1 } from "../db/guarded-d1.ts";
 import { ApiError } from "../lib/errors.ts";
 import { type AccessClaims, verifyAccessToken } from "../lib/jwt.ts";
 import type { Role } from "../lib/roles.ts";
 import { sessionGuard } from "../services/sessions.ts";
 import type { AppEnv } from "../types.ts";
+import { depsOver } from "./request-context.ts";
 import { declaresSecurity } from "./security.ts";
 
 /** The env of a route behind bearerAuth: only there does `c.var.auth` exist (a public handler cannot read it). */
@@ -46,8 +46,9 @@ export function bearerAuth(options: { liveness?: boolean } = {}) {
 		if (!claims) throw new ApiError(401, INVALID_ACCESS_TOKEN);
 		c.set("auth", claims);
 		if (!liveness) return next();
-		const guard = guardedD1(c.env.DB, sessionGuard(claims.sessionId, claims.userId));
-		c.set("deps", { ...c.var.deps, db: createDb(guard.d1) });
+		// Behind the request's D1 session, which starts at the primary: the revocation check reads the primary.
+		const guard = guardedD1(c.var.d1.d1, sessionGuard(claims.sessionId, claims.userId));
+		c.set("deps", depsOver(c.var.deps, guard.d1));
 		await next();
 		if (!guard.checked && !(await guard.checkNow())) c.res = new ApiError(401, INVALID_ACCESS_TOKEN).getResponse();
 	});

@@ -5,7 +5,7 @@ import { isAllowedOrigin } from "../config.ts";
 import type { AppEnv } from "../types.ts";
 
 const ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-const ALLOWED_HEADERS = ["Authorization", "Content-Type", "X-Integration-Key", "X-Request-Id"];
+const ALLOWED_HEADERS = ["Authorization", "Content-Type", "X-Integration-Key", "X-Request-Id", "X-D1-Bookmark"];
 const EXPOSED_HEADERS = [
 	"X-Request-Id",
 	"Retry-After",
@@ -14,6 +14,7 @@ const EXPOSED_HEADERS = [
 	"RateLimit-Reset",
 	"X-Total-Count",
 	"ETag",
+	"X-D1-Bookmark",
 ];
 
 /** Hono's CORS, for origins the configuration allows (credentials: the refresh cookie rides along). */

@@ -1,6 +1,6 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import { moduleProgress, modules } from "../db/schema.ts";
-import type { DbDeps } from "./deps.ts";
+import type { DbDeps, Deps } from "./deps.ts";
 import { userExistsStatement } from "./users.ts";
 
 /** progress = score / max_score, a 0–1 fraction (0 when not started). */
@@ -20,10 +20,27 @@ function progressRecord(userId: number, moduleId: number, score: number, maxScor
 	return { userId, moduleId, score, maxScore, progress: progressOf(score, maxScore) };
 }
 
-export type CatalogModule = Awaited<ReturnType<typeof listCoreModules>>[number];
+export type CatalogModule = Awaited<ReturnType<typeof readCatalog>>[number];
 export type ModuleProgressRow = NonNullable<Awaited<ReturnType<typeof userModuleProgress>>>[number];
 
-export async function listCoreModules({ db }: DbDeps) {
+/**
+ * The catalog of core modules. Nothing in the API writes modules (they change by migration or seed), so each isolate
+ * keeps the catalog `config.catalogCacheSeconds` (default 60) and D1 is read about once a minute per isolate instead
+ * of on every request; a catalog changed by SQL shows everywhere within that time. Kept per D1 binding, so each
+ * database (and each test double) has its own.
+ */
+const catalogs = new WeakMap<object, { until: number; rows: CatalogModule[] }>();
+
+export async function listCoreModules(deps: Pick<Deps, "db" | "env" | "config">, now = Date.now()) {
+	const ttlMs = deps.config.catalogCacheSeconds * 1000;
+	const cached = catalogs.get(deps.env.DB);
+	if (ttlMs > 0 && cached && cached.until > now) return cached.rows;
+	const rows = await readCatalog(deps);
+	if (ttlMs > 0) catalogs.set(deps.env.DB, { until: now + ttlMs, rows });
+	return rows;
+}
+
+function readCatalog({ db }: DbDeps) {
 	return db
 		.select({
 			id: modules.id,

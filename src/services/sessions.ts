@@ -57,8 +57,7 @@ export function deviceSeenStatement(
 type SessionInsert = ReturnType<ReturnType<ReturnType<Db["insert"]>["select"]>["returning"]>;
 
 /** The device columns as the request shows them now: written at sign-in and at each refresh. */
-function deviceColumns(request: Deps["request"]) {
-	const device = describeDevice(request.userAgent);
+function deviceColumns(request: Deps["request"], device: Device = describeDevice(request.userAgent)) {
 	return {
 		userAgent: request.userAgent?.slice(0, 256) ?? null,
 		browser: device.browser,
@@ -86,7 +85,9 @@ export async function newSession(
 	const family = randomToken(16);
 	const secret = randomToken(32);
 	const expiresAt = now + SESSION_ABSOLUTE_MS;
-	const d = deviceColumns(request);
+	// The user agent is parsed once: for the row's columns and for the new-device notice.
+	const device = describeDevice(request.userAgent);
+	const d = deviceColumns(request, device);
 	const passwordStill =
 		verifiedPasswordHash === undefined ? sql`` : sql` and users.password_hash = ${verifiedPasswordHash}`;
 	// Every column in the table's order, as Drizzle's insert … select expects.
@@ -103,7 +104,7 @@ export async function newSession(
 		refreshToken: `${family}.${secret}`,
 		expiresAt,
 		insert,
-		device: describeDevice(request.userAgent),
+		device,
 	} satisfies NewSession;
 }
 

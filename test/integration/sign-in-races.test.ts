@@ -14,20 +14,25 @@ import { uniqueIp } from "../helpers/unique.ts";
  */
 function withChangeBeforeFirstBatch(change: () => Promise<unknown>): D1Database {
 	let done = false;
-	return new Proxy(env.DB, {
-		get(target, prop) {
-			if (prop === "batch")
-				return async (statements: D1PreparedStatement[]) => {
-					if (!done) {
-						done = true;
-						await change();
-					}
-					return target.batch(statements);
-				};
-			const value = Reflect.get(target, prop);
-			return typeof value === "function" ? value.bind(target) : value;
-		},
-	});
+	// The binding and the D1 sessions it opens (every request reads through one): the first batch of either.
+	const hooked = <T extends object>(db: T): T =>
+		new Proxy(db, {
+			get(target, prop) {
+				// biome-ignore lint/suspicious/noExplicitAny: the binding's or session's own methods, forwarded
+				const value: any = Reflect.get(target, prop);
+				if (prop === "withSession") return (start: string) => hooked(value.call(target, start));
+				if (prop === "batch")
+					return async (statements: D1PreparedStatement[]) => {
+						if (!done) {
+							done = true;
+							await change();
+						}
+						return value.call(target, statements);
+					};
+				return typeof value === "function" ? value.bind(target) : value;
+			},
+		});
+	return hooked(env.DB);
 }
 
 const signIn = (email: string, password: string, DB: D1Database, path = "/sign/login") =>

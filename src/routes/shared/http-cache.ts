@@ -64,6 +64,32 @@ export function evaluatePreconditions(
  * Marks a public JSON answer cacheable — a strong ETag over the body, `Cache-Control` with `maxAge` —
  * and says whether the client already holds this version (the caller then answers 304).
  */
+/** Serialized bodies and their ETags, per source object a service keeps (the cached module catalog). */
+const serialized = new WeakMap<object, { body: string; etag: string }>();
+
+/**
+ * A public, cacheable JSON answer built from `source` (an object the service hands out again while it is unchanged):
+ * the body and its ETag are computed once per source, not per request. 304 on a matching If-None-Match.
+ */
+export async function cachedJsonResponse<E extends AppEnv>(
+	c: Context<E>,
+	source: object,
+	present: () => unknown,
+	maxAge: number,
+): Promise<Response> {
+	let entry = serialized.get(source);
+	if (!entry) {
+		const body = JSON.stringify(present());
+		entry = { body, etag: `"${await sha256(body)}"` };
+		serialized.set(source, entry);
+	}
+	c.header("Cache-Control", `public, max-age=${maxAge}, s-maxage=${maxAge}`);
+	c.header("ETag", entry.etag);
+	const condition = parseEntityTags(c.req.header("If-None-Match"));
+	if (condition !== null && entityTagMatches(condition, entry.etag, "weak")) return c.body(null, 304);
+	return c.body(entry.body, 200, { "Content-Type": "application/json" });
+}
+
 export async function cacheableJson<T, E extends AppEnv>(c: Context<E>, value: T, maxAge: number): Promise<boolean> {
 	const etag = `"${await sha256(JSON.stringify(value))}"`;
 	c.header("Cache-Control", `public, max-age=${maxAge}, s-maxage=${maxAge}`);

@@ -47,10 +47,33 @@ describe("GET /api/modules", () => {
 		expect((await send("/api/modules", { headers: { "If-None-Match": '"other"' } })).status).toBe(200);
 	});
 
-	it("costs one D1 query", async () => {
+	it("costs one D1 query when not cached (CATALOG_CACHE_SECONDS=0)", async () => {
 		const { d1, counter } = countingD1(env.DB);
 		expect((await sendWith({ DB: d1 }, "/api/modules")).status).toBe(200);
 		expect(counter.count).toBe(1);
+	});
+
+	it("is served from each isolate's memory while cached: 200 requests, one D1 query, the same body", async () => {
+		const { d1, counter } = countingD1(env.DB);
+		const cached = { DB: d1, CATALOG_CACHE_SECONDS: "60" };
+		const first = await sendWith(cached, "/api/modules");
+		const body = await first.text();
+		for (let i = 0; i < 199; i++) {
+			const res = await sendWith(cached, "/api/modules");
+			expect(res.status).toBe(200);
+			expect(await res.text()).toBe(body);
+		}
+		expect(counter.count).toBe(1);
+		// A module added meanwhile shows once the cache time is over (here: on a binding whose cache is cold).
+		await createModule({ title: "Added later" });
+		const fresh = countingD1(env.DB);
+		const later = await sendWith({ DB: fresh.d1, CATALOG_CACHE_SECONDS: "60" }, "/api/modules");
+		expect(await later.text()).toContain("Added later");
+	});
+
+	it("refuses an invalid CATALOG_CACHE_SECONDS (fails closed: 500)", async () => {
+		for (const bad of ["-1", "3601", "1.5", "ten"])
+			expect((await sendWith({ CATALOG_CACHE_SECONDS: bad }, "/api/modules")).status, bad).toBe(500);
 	});
 });
 

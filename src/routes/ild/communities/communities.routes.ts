@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { bearerAuth, requireRole } from "../../../middleware/auth.ts";
 import { jsonBodyParser } from "../../../middleware/body-parsers.ts";
+import { replicaReads } from "../../../middleware/request-context.ts";
 import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import { idParam, plainText } from "../../shared/schemas.ts";
 
@@ -22,6 +23,8 @@ export const list = defineRoute({
 	tags,
 	summary: "Communities and their categories",
 	description: "Public and cacheable (`Cache-Control`, `ETag`; `If-None-Match` gives 304).",
+	// Anonymous and public: any D1 replica may answer (or one as fresh as the client's bookmark).
+	middleware: [replicaReads],
 	responses: {
 		200: jsonContent(
 			z
@@ -40,6 +43,8 @@ export const create = defineRoute({
 	operationId: "ildCreateCommunity",
 	tags,
 	summary: "Create a community with its categories (Admin)",
+	description:
+		"Creates a community with an optional description and its categories (plain text, no duplicates). Admin only.",
 	middleware: [bearerAuth(), requireRole(["Admin"]), jsonBodyParser()],
 	request: jsonBody(
 		z.strictObject({

@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { type AuthEnv, bearerAuth } from "../../../middleware/auth.ts";
 import { carriesFile, jsonBodyParser, multipartOrJsonBodyParser } from "../../../middleware/body-parsers.ts";
 import { rateLimit } from "../../../middleware/rate-limit.ts";
+import { replicaReads } from "../../../middleware/request-context.ts";
 import { MAX_IMAGE_BYTES } from "../../../services/profile-images.ts";
 import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import {
@@ -22,6 +23,7 @@ export const ownProfile = defineRoute({
 	operationId: "ildGetOwnProfile",
 	tags,
 	summary: "The signed-in user's own user object",
+	description: "The ILD user object of the account the access token belongs to (`Cache-Control: no-store`).",
 	middleware: [bearerAuth()],
 	responses: {
 		200: jsonContent(IldUserSchema, "The user"),
@@ -101,6 +103,8 @@ export const publicProfile = defineRoute({
 	tags,
 	summary: "A user's public profile",
 	description: "No authentication. Unknown or non-numeric ids: 404.",
+	// Anonymous and public: any D1 replica may answer (or one as fresh as the client's bookmark).
+	middleware: [replicaReads],
 	request: {
 		params: z.object({
 			userId: z

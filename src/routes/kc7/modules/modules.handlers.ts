@@ -3,7 +3,7 @@ import { ApiError } from "../../../lib/errors.ts";
 import type { AuthEnv } from "../../../middleware/auth.ts";
 import * as modules from "../../../services/modules.ts";
 import type { AppEnv } from "../../../types.ts";
-import { cacheableJson } from "../../shared/http-cache.ts";
+import { cachedJsonResponse } from "../../shared/http-cache.ts";
 import { KC7 } from "../messages.ts";
 import { toKc7Module, toKc7ModuleRow, toKc7Progress } from "../presenters.ts";
 import type * as routes from "./modules.routes.ts";
@@ -15,9 +15,9 @@ const NOT_FOUND: Record<"no-user" | "no-module" | "not-enrolled", string> = {
 };
 
 export const list: RouteHandler<typeof routes.list, AppEnv> = async (c) => {
-	const catalog = (await modules.listCoreModules(c.var.deps)).map(toKc7Module);
-	if (await cacheableJson(c, catalog, 300)) return c.body(null, 304);
-	return c.json(catalog, 200);
+	// While the catalog is cached the service hands out the same rows: body and ETag are built once for them.
+	const rows = await modules.listCoreModules(c.var.deps);
+	return cachedJsonResponse(c, rows, () => rows.map(toKc7Module), 300);
 };
 
 export const userModules: RouteHandler<typeof routes.userModules, AuthEnv> = async (c) => {

@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { STAFF_ROLES } from "../../../lib/roles.ts";
 import { bearerAuth, requireRole, requireSelfOrRole } from "../../../middleware/auth.ts";
 import { jsonBodyParser } from "../../../middleware/body-parsers.ts";
+import { replicaReads } from "../../../middleware/request-context.ts";
 import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
 import { idParam } from "../../shared/schemas.ts";
 
@@ -49,6 +50,8 @@ export const list = defineRoute({
 	tags,
 	summary: "The catalog of core modules",
 	description: "Public and cacheable: `Cache-Control` with a max-age and a strong `ETag`; `If-None-Match` gives 304.",
+	// Anonymous and public: any D1 replica may answer (or one as fresh as the client's bookmark).
+	middleware: [replicaReads],
 	responses: {
 		200: jsonContent(z.array(ModuleSchema), "Core modules in catalog order"),
 		304: { description: "Not modified (the ETag matched)" },

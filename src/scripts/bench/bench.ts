@@ -1,0 +1,483 @@
+/**
+ * `npm run bench [-- --far | --scale] [--rounds N --duration S …]` (--help lists the options)
+ *
+ * Runs the Worker on workerd (Miniflare, direct sockets) beside floor Workers doing the least each kind of
+ * request must do, loads each endpoint in turn with autocannon, and prints and saves (bench-results/latest.json)
+ * throughput, latency, server CPU and D1 round trips per request, with the targets of each ratio.
+ * Exits 0 whatever the figures, unless --strict (then a failed target or a failed request exits 1).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { generateSigningJwk } from "../dev-vars.ts";
+import { type BundleSize, buildWorkers, measureBundle } from "./build.ts";
+import { type Endpoint, RefreshPool, runLoad, type Sample } from "./load.ts";
+import { type Options, parseOptions } from "./options.ts";
+import {
+	FAR_COLUMNS,
+	failures,
+	LEGEND,
+	type Measured,
+	NORMAL_COLUMNS,
+	ratio,
+	summarize,
+	type Target,
+	table,
+	target,
+	targetLines,
+} from "./report.ts";
+import {
+	type Account,
+	grantRole,
+	insertScaleUsers,
+	PASSWORD,
+	passwordHashOf,
+	registerAccounts,
+	signIn,
+	userCount,
+} from "./seed.ts";
+import { type Secrets, type Server, startServer } from "./server.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+const options = parseOptions(process.argv.slice(2));
+const work = mkdtempSync(join(tmpdir(), "edge-identity-bench-"));
+const notes: string[] = [];
+const log = (line: string) => console.log(`bench: ${line}`);
+
+async function makeSecrets(): Promise<Secrets> {
+	const jwk = await generateSigningJwk("bench");
+	const { d: _private, ...publicJwk } = jwk;
+	return {
+		JWT_PRIVATE_KEYS: JSON.stringify([jwk]),
+		PASSWORD_PEPPERS: `bench:${randomBytes(32).toString("base64url")}`,
+		publicJwks: JSON.stringify([publicJwk]),
+	};
+}
+
+const json = { "content-type": "application/json" };
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const loginBodies = (accounts: Account[]) =>
+	accounts.map((a) => JSON.stringify({ email: a.email, password: PASSWORD }));
+const authBodies = (accounts: Account[]) =>
+	accounts.map((a) => JSON.stringify({ username: a.username, password: PASSWORD }));
+
+/** Runs every endpoint once per round (after one short warm-up pass), in the same order each round. */
+async function measure(
+	server: Server,
+	endpoints: () => Promise<Endpoint[]>,
+	beforeRun: (endpoint: Endpoint) => Promise<void>,
+): Promise<Record<string, Measured>> {
+	const samples: Record<string, Sample[]> = {};
+	const warmUpS = Math.min(1, options.durationS);
+	for (let round = 0; round <= options.rounds; round++) {
+		const list = await endpoints();
+		log(round === 0 ? `warm-up (${warmUpS} s each)` : `round ${round}/${options.rounds}`);
+		for (const endpoint of list) {
+			await beforeRun(endpoint);
+			const sample = await runLoad(server, endpoint, {
+				connections: options.connections,
+				durationS: round === 0 ? warmUpS : options.durationS,
+			});
+			if (round > 0) samples[endpoint.name] = [...(samples[endpoint.name] ?? []), sample];
+		}
+	}
+	return Object.fromEntries(Object.entries(samples).map(([name, rounds]) => [name, summarize(rounds)]));
+}
+
+/** Keeps `connections` live sessions in the refresh pool (a run ends with some cookies in flight, lost). */
+function refreshTopUp(server: Server, pool: RefreshPool, accounts: Account[]) {
+	return async (endpoint: Endpoint) => {
+		if (endpoint.refresh !== pool) return;
+		for (let i = 0; pool.size < options.connections; i++) {
+			const account = accounts[i % accounts.length] as Account;
+			pool.give((await signIn(server.urls.app, account.email)).cookie);
+		}
+	};
+}
+
+interface Outcome {
+	results: Record<string, Measured> | Record<string, Record<string, Measured>>;
+	targets: Target[];
+	printed: string;
+	bundle?: BundleSize;
+}
+
+async function normalMode(server: Server, secrets: Secrets): Promise<Outcome> {
+	const db = await server.db();
+	const accounts = await registerAccounts(server.urls.app, db, options.connections);
+	const first = accounts[0] as Account;
+	const pool = new RefreshPool();
+	notes.push(
+		`GET /sign/refresh: one session per connection (${options.connections} sessions); each request presents the latest cookie of a session not in flight and returns the rotated one to the pool, so every refresh is a real rotation (never the 10 s grace answer); sessions whose answer was cut off at the end of a run are replaced by fresh sign-ins between runs (not measured)`,
+		`sign-ins rotate over ${accounts.length} verified accounts (one rate-limiter object per account, as real traffic)`,
+		`JWT floor verifies the same access token GET /sign/check gets, with the app's public key and options; secrets: ${secrets.PASSWORD_PEPPERS.split(":")[0]} pepper and a fresh ES256 key`,
+	);
+	const endpoints = async (): Promise<Endpoint[]> => {
+		const { token } = await signIn(server.urls.app, first.email);
+		return [
+			{
+				name: "POST /sign/login",
+				worker: "app",
+				method: "POST",
+				path: "/sign/login",
+				headers: json,
+				bodies: loginBodies(accounts),
+			},
+			{
+				name: "POST /api/auth",
+				worker: "app",
+				method: "POST",
+				path: "/api/auth",
+				headers: json,
+				bodies: authBodies(accounts),
+			},
+			{ name: "GET /sign/check", worker: "app", method: "GET", path: "/sign/check", headers: bearer(token) },
+			{ name: "GET /api", worker: "app", method: "GET", path: "/api" },
+			{ name: "GET /api/users/me", worker: "app", method: "GET", path: "/api/users/me", headers: bearer(token) },
+			{ name: "GET /user/profile", worker: "app", method: "GET", path: "/user/profile", headers: bearer(token) },
+			{ name: "GET /api/modules", worker: "app", method: "GET", path: "/api/modules" },
+			{ name: "GET /sign/refresh", worker: "app", method: "GET", path: "/sign/refresh", refresh: pool },
+			{ name: "floor: hello (Hono)", worker: "floor-hello", method: "GET", path: "/" },
+			{ name: "floor: PBKDF2 100k", worker: "floor-pbkdf2", method: "GET", path: "/" },
+			{ name: "floor: JWT verify", worker: "floor-jwt", method: "GET", path: "/", headers: bearer(token) },
+			{ name: "floor: D1 PK read", worker: "floor-d1", method: "GET", path: `/?id=${first.id}` },
+		];
+	};
+	const results = await measure(server, endpoints, refreshTopUp(server, pool, accounts));
+	notes.push(`GET /sign/refresh: ${pool.answersWithoutCookie} 2xx answers without a rotated cookie (grace answers)`);
+	const m = (name: string) => results[name]?.median;
+	const cpuNote = "unavailable" in server.cpu ? server.cpu.unavailable : undefined;
+	const cpuRatio = (a: string, b: string) => ratio(m(a)?.cpuMsPerRequest, m(b)?.cpuMsPerRequest);
+	const rpsRatio = (a: string, b: string) => ratio(m(a)?.reqPerSec, m(b)?.reqPerSec);
+	const bundle = measureBundle(root, join(work, "deploy"));
+	const targets = [
+		target(
+			"POST /sign/login CPU/req ÷ PBKDF2 floor",
+			"≤ 1.15",
+			cpuRatio("POST /sign/login", "floor: PBKDF2 100k"),
+			"max",
+			1.15,
+			cpuNote,
+		),
+		target(
+			"POST /api/auth CPU/req ÷ PBKDF2 floor",
+			"≤ 1.15",
+			cpuRatio("POST /api/auth", "floor: PBKDF2 100k"),
+			"max",
+			1.15,
+			cpuNote,
+		),
+		target("GET /sign/check req/s ÷ JWT floor", "≥ 0.9", rpsRatio("GET /sign/check", "floor: JWT verify"), "min", 0.9),
+		target("GET /api req/s ÷ hello floor", "≥ 0.8", rpsRatio("GET /api", "floor: hello (Hono)"), "min", 0.8),
+		target(
+			"GET /api/users/me CPU/req ÷ D1 floor",
+			"≤ 1.3",
+			cpuRatio("GET /api/users/me", "floor: D1 PK read"),
+			"max",
+			1.3,
+			cpuNote,
+		),
+		target(
+			"GET /user/profile CPU/req ÷ D1 floor",
+			"≤ 1.3",
+			cpuRatio("GET /user/profile", "floor: D1 PK read"),
+			"max",
+			1.3,
+			cpuNote,
+		),
+		target(
+			"GET /api/modules req/s ÷ hello floor",
+			"≥ 0.8",
+			rpsRatio("GET /api/modules", "floor: hello (Hono)"),
+			"min",
+			0.8,
+		),
+		target(
+			"GET /api/modules D1 round trips/req",
+			"≤ 0.01",
+			m("GET /api/modules")
+				? (m("GET /api/modules")?.d1PrimaryPerRequest ?? 0) + (m("GET /api/modules")?.d1ReplicaPerRequest ?? 0)
+				: null,
+			"max",
+			0.01,
+		),
+		target("bundle KiB gzip", "≤ 160", bundle.gzipKiB, "max", 160, bundle.error),
+	];
+	const rows = Object.entries(results).map(([name, r]) => [name, r.median] as [string, Sample]);
+	const printed = [
+		table(rows, NORMAL_COLUMNS),
+		LEGEND,
+		"",
+		`bundle: ${bundle.gzipKiB === null ? `not measured (${bundle.error})` : `${bundle.gzipKiB.toFixed(1)} KiB gzip, ${bundle.rawKiB?.toFixed(1)} KiB raw`}${bundle.wranglerLine ? ` (wrangler: ${bundle.wranglerLine})` : ""}`,
+		"",
+		targetLines(targets),
+	].join("\n");
+	return { results, targets, printed, bundle };
+}
+
+async function farMode(server: Server): Promise<Outcome> {
+	const db = await server.db();
+	const accounts = await registerAccounts(server.urls.app, db, Math.max(2, options.connections));
+	const first = accounts[0] as Account;
+	const pool = new RefreshPool();
+	notes.push(
+		`far: every D1 round trip waits ${options.primaryMs} ms (primary) or ${options.replicaMs} ms (replica), every rate-limiter Durable Object call ${options.doMs} ms, before it runs; ${options.connections} connections`,
+		"far: a round trip counts as a replica one only when it is a read through withSession(…) with a constraint other than first-primary, or a bookmark (and not that session's first round trip under first-primary); every write and every call on the plain binding is primary",
+	);
+	let bookmarkNote = "";
+	const endpoints = async (): Promise<Endpoint[]> => {
+		const signedIn = await signIn(server.urls.app, first.email);
+		// The bookmark of a previous answer: the profile's own if it sends one, else the sign-in's.
+		const previous = await fetch(`${server.urls.app}/user/profile`, { headers: bearer(signedIn.token) });
+		await previous.arrayBuffer();
+		const bookmark = previous.headers.get("x-d1-bookmark") ?? signedIn.bookmark;
+		bookmarkNote = bookmark
+			? "bookmarked read sends the X-D1-Bookmark of a previous GET /user/profile (or sign-in) answer"
+			: "the app sent no X-D1-Bookmark header (sign-in nor profile): the bookmarked read was sent without one";
+		return [
+			{
+				name: "POST /sign/login",
+				worker: "app",
+				method: "POST",
+				path: "/sign/login",
+				headers: json,
+				bodies: loginBodies(accounts),
+			},
+			{
+				name: "POST /api/auth",
+				worker: "app",
+				method: "POST",
+				path: "/api/auth",
+				headers: json,
+				bodies: authBodies(accounts),
+			},
+			{ name: "GET /sign/refresh", worker: "app", method: "GET", path: "/sign/refresh", refresh: pool },
+			{
+				name: "GET /user/profile (bookmark)",
+				worker: "app",
+				method: "GET",
+				path: "/user/profile",
+				headers: { ...bearer(signedIn.token), ...(bookmark ? { "x-d1-bookmark": bookmark } : {}) },
+			},
+			{
+				name: "GET /user/profile",
+				worker: "app",
+				method: "GET",
+				path: "/user/profile",
+				headers: bearer(signedIn.token),
+			},
+			{
+				name: "GET /api/users/me",
+				worker: "app",
+				method: "GET",
+				path: "/api/users/me",
+				headers: bearer(signedIn.token),
+			},
+			{ name: "GET /api/modules", worker: "app", method: "GET", path: "/api/modules" },
+			{ name: "GET /sign/check", worker: "app", method: "GET", path: "/sign/check", headers: bearer(signedIn.token) },
+			{ name: "GET /api", worker: "app", method: "GET", path: "/api" },
+		];
+	};
+	const results = await measure(server, endpoints, refreshTopUp(server, pool, accounts));
+	notes.push(`far: ${bookmarkNote}`);
+	notes.push(`GET /sign/refresh: ${pool.answersWithoutCookie} 2xx answers without a rotated cookie (grace answers)`);
+	const primary = (name: string) => results[name]?.median.d1PrimaryPerRequest ?? null;
+	const targets = [
+		target("POST /sign/login primary round trips/req", "≤ 2", primary("POST /sign/login"), "max", 2),
+		target("POST /api/auth primary round trips/req", "≤ 2", primary("POST /api/auth"), "max", 2),
+		target("GET /sign/refresh primary round trips/req", "≤ 1", primary("GET /sign/refresh"), "max", 1),
+		target(
+			"GET /user/profile (bookmark) primary round trips/req",
+			"= 0",
+			primary("GET /user/profile (bookmark)"),
+			"max",
+			0,
+		),
+		target("GET /api/modules primary round trips/req", "= 0", primary("GET /api/modules"), "max", 0),
+	];
+	const rows = Object.entries(results).map(([name, r]) => [name, r.median] as [string, Sample]);
+	const printed = [table(rows, FAR_COLUMNS), "", targetLines(targets)].join("\n");
+	return { results, targets, printed };
+}
+
+async function scaleMode(server: Server): Promise<Outcome> {
+	const db = await server.db();
+	const [donor, admin] = (await registerAccounts(server.urls.app, db, 2)) as [Account, Account];
+	await grantRole(db, admin, "Admin");
+	const hash = await passwordHashOf(db, donor);
+	const lookups = Math.min(options.connections, 16);
+	notes.push(
+		`scale: users inserted straight into D1 (one statement per 10,000 rows, 4 bound parameters), all with one hash made by the API; sign-ins rotate over the ${lookups} last-inserted users and lookups ask for the last one, so a table scan would have the whole table to cross`,
+	);
+	let inserted = 0;
+	const phases: Record<string, Record<string, Measured>> = {};
+	for (const total of [options.smallUsers, options.largeUsers]) {
+		const missing = total - (await userCount(db));
+		if (missing > 0) {
+			const started = Date.now();
+			await insertScaleUsers(db, inserted + 1, inserted + missing, hash);
+			inserted += missing;
+			log(`${await userCount(db)} users (${missing} inserted in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+		}
+		const last = Array.from({ length: lookups }, (_, i) => {
+			const n = inserted - i;
+			return { id: 0, email: `scale-${n}@bench.test`, username: `scale_${n}` };
+		});
+		const lastOne = last[0] as Account;
+		const endpoints = async (): Promise<Endpoint[]> => {
+			const user = await signIn(server.urls.app, lastOne.email);
+			const staff = await signIn(server.urls.app, admin.email);
+			return [
+				{
+					name: "POST /sign/login",
+					worker: "app",
+					method: "POST",
+					path: "/sign/login",
+					headers: json,
+					bodies: loginBodies(last),
+				},
+				{
+					name: "POST /api/auth",
+					worker: "app",
+					method: "POST",
+					path: "/api/auth",
+					headers: json,
+					bodies: authBodies(last),
+				},
+				{ name: "GET /api/users/me", worker: "app", method: "GET", path: "/api/users/me", headers: bearer(user.token) },
+				{
+					name: "GET /api/users/email/:email (Admin)",
+					worker: "app",
+					method: "GET",
+					path: `/api/users/email/${encodeURIComponent(lastOne.email)}`,
+					headers: bearer(staff.token),
+				},
+				{
+					name: "GET /api/users/:username",
+					worker: "app",
+					method: "GET",
+					path: `/api/users/${lastOne.username}`,
+					headers: bearer(user.token),
+				},
+			];
+		};
+		log(`measuring at ${total} users`);
+		phases[`${total} users`] = await measure(server, endpoints, async () => {});
+	}
+	const small = phases[`${options.smallUsers} users`] ?? {};
+	const large = phases[`${options.largeUsers} users`] ?? {};
+	const cpuNote = "unavailable" in server.cpu ? server.cpu.unavailable : undefined;
+	const targets = Object.keys(small).map((name) =>
+		target(
+			`${name} CPU/req at ${options.largeUsers} ÷ at ${options.smallUsers} users`,
+			"≤ 1.1",
+			ratio(large[name]?.median.cpuMsPerRequest, small[name]?.median.cpuMsPerRequest),
+			"max",
+			1.1,
+			cpuNote,
+		),
+	);
+	const info = Object.keys(small).map(
+		(name) =>
+			`info  ${name}: req/s ×${ratio(large[name]?.median.reqPerSec, small[name]?.median.reqPerSec)?.toFixed(3) ?? "n/a"}, p50 ×${ratio(large[name]?.median.p50Ms, small[name]?.median.p50Ms)?.toFixed(3) ?? "n/a"} (large ÷ small)`,
+	);
+	const printed = [
+		...Object.entries(phases).map(
+			([phase, results]) =>
+				`${phase}\n${table(
+					Object.entries(results).map(([n, r]) => [n, r.median]),
+					NORMAL_COLUMNS,
+				)}\n`,
+		),
+		LEGEND,
+		"",
+		targetLines(targets),
+		...info,
+	].join("\n");
+	return { results: phases, targets, printed };
+}
+
+async function main(): Promise<number> {
+	const started = Date.now();
+	log(
+		`mode ${options.mode}; ${options.rounds} round(s) × ${options.durationS} s per endpoint, ${options.connections} connections; work dir ${work}`,
+	);
+	const scripts = await buildWorkers(root, join(work, "build"));
+	const secrets = await makeSecrets();
+	const delays =
+		options.mode === "far"
+			? { primaryMs: options.primaryMs, replicaMs: options.replicaMs, doMs: options.doMs }
+			: { primaryMs: 0, replicaMs: 0, doMs: 0 };
+	const server = await startServer({ root, state: join(work, "state"), scripts, secrets, delays });
+	try {
+		const hello = await fetch(`${server.urls.app}/api`);
+		if (!hello.ok) throw new Error(`GET /api answered ${hello.status}: ${await hello.text()}\n${server.logTail()}`);
+		if ("unavailable" in server.cpu) notes.push(`CPU per request not measured: ${server.cpu.unavailable}`);
+		else log(`workerd pid ${server.cpu.pid}; app on ${server.urls.app}`);
+		const outcome =
+			options.mode === "far"
+				? await farMode(server)
+				: options.mode === "scale"
+					? await scaleMode(server)
+					: await normalMode(server, secrets);
+		const flat: Record<string, Measured> =
+			options.mode === "scale"
+				? Object.fromEntries(
+						Object.entries(outcome.results as Record<string, Record<string, Measured>>).flatMap(([phase, r]) =>
+							Object.entries(r).map(([name, m]) => [`${name} @ ${phase}`, m]),
+						),
+					)
+				: (outcome.results as Record<string, Measured>);
+		const failed = failures(flat);
+		console.log(`\n${outcome.printed}\n`);
+		for (const note of notes) console.log(`note: ${note}`);
+		if (failed.length > 0) {
+			console.log("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+			console.log("!!! REQUESTS FAILED: the figures of these endpoints are not those of their job:");
+			for (const line of failed) console.log(`!!!   ${line}`);
+			console.log("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+		}
+		const out = resolve(root, options.out);
+		mkdirSync(dirname(out), { recursive: true });
+		const report = {
+			mode: options.mode,
+			finishedAt: new Date().toISOString(),
+			durationS: (Date.now() - started) / 1000,
+			options: { ...options } satisfies Options,
+			machine: {
+				node: process.version,
+				cpus: cpus().length,
+				cpuModel: cpus()[0]?.model ?? null,
+				platform: process.platform,
+			},
+			loadGenerator: "autocannon (in the bench's Node process); workerd in its own process",
+			results: outcome.results,
+			targets: outcome.targets,
+			bundle: outcome.bundle ?? null,
+			failedRequests: failed,
+			valid: failed.length === 0,
+			notes,
+		};
+		writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+		log(`wrote ${out} (${((Date.now() - started) / 1000).toFixed(0)} s in all)`);
+		const failedTargets = outcome.targets.filter((t) => t.pass === false).length;
+		return options.strict && (failedTargets > 0 || failed.length > 0) ? 1 : 0;
+	} catch (error) {
+		console.error(`bench: the Worker's last log lines:\n${server.logTail() || "(none)"}`);
+		throw error;
+	} finally {
+		await server.dispose();
+	}
+}
+
+let code = 1;
+try {
+	code = await main();
+} catch (error) {
+	console.error(`bench: ${(error as Error).stack ?? error}`);
+} finally {
+	rmSync(work, { recursive: true, force: true });
+}
+process.exit(code);
