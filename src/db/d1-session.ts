@@ -33,14 +33,52 @@ export interface D1Session {
 
 type Session = ReturnType<D1Database["withSession"]>;
 
-export function openD1Session(binding: D1Database, start: string): D1Session {
-	let session: Session = binding.withSession(start);
-	let current = start;
-	let ran = false;
+/** Runs work on the request's session (opening it, or starting over at the primary, as openD1Session decides). */
+type Runner = <T>(work: (s: Session) => Promise<T>) => Promise<T>;
 
-	async function run<T>(work: (s: Session) => Promise<T>): Promise<T> {
-		const first = !ran;
-		ran = true;
+/** A statement kept as SQL and parameters, prepared on the session that runs it. One class for every request. */
+class Statement {
+	constructor(
+		readonly runOn: Runner,
+		readonly query: string,
+		readonly params: unknown[] = [],
+	) {}
+	bind(...values: unknown[]) {
+		return new Statement(this.runOn, this.query, values);
+	}
+	on(s: Session): D1PreparedStatement {
+		const prepared = s.prepare(this.query);
+		return this.params.length > 0 ? prepared.bind(...this.params) : prepared;
+	}
+	all<T>() {
+		return this.runOn((s) => this.on(s).all<T>());
+	}
+	run<T>() {
+		return this.runOn((s) => this.on(s).run<T>());
+	}
+	first<T>(column?: string) {
+		return this.runOn((s) => (column === undefined ? this.on(s).first<T>() : this.on(s).first<T>(column)));
+	}
+	raw<T>(options?: { columnNames?: boolean }): Promise<unknown[]> {
+		// The two overloads of raw(), called as D1 defines them.
+		return this.runOn(
+			(s): Promise<unknown[]> =>
+				options?.columnNames ? this.on(s).raw<T>({ columnNames: true }) : this.on(s).raw<T>(),
+		);
+	}
+}
+
+/**
+ * The session opens at its first query: a request that never touches D1 (the greeting, a token check, a request
+ * refused before its handler) opens none, and a session a public read replaces before any query is never opened.
+ */
+export function openD1Session(binding: D1Database, start: string): D1Session {
+	let session: Session | undefined;
+	let current = start;
+
+	const run: Runner = async (work) => {
+		const first = session === undefined;
+		session ??= binding.withSession(current);
 		try {
 			return await work(session);
 		} catch (error) {
@@ -50,40 +88,10 @@ export function openD1Session(binding: D1Database, start: string): D1Session {
 			session = binding.withSession(PRIMARY);
 			return work(session);
 		}
-	}
-
-	class Statement {
-		constructor(
-			readonly query: string,
-			readonly params: unknown[] = [],
-		) {}
-		bind(...values: unknown[]) {
-			return new Statement(this.query, values);
-		}
-		on(s: Session): D1PreparedStatement {
-			const prepared = s.prepare(this.query);
-			return this.params.length > 0 ? prepared.bind(...this.params) : prepared;
-		}
-		all<T>() {
-			return run((s) => this.on(s).all<T>());
-		}
-		run<T>() {
-			return run((s) => this.on(s).run<T>());
-		}
-		first<T>(column?: string) {
-			return run((s) => (column === undefined ? this.on(s).first<T>() : this.on(s).first<T>(column)));
-		}
-		raw<T>(options?: { columnNames?: boolean }): Promise<unknown[]> {
-			// The two overloads of raw(), called as D1 defines them.
-			return run(
-				(s): Promise<unknown[]> =>
-					options?.columnNames ? this.on(s).raw<T>({ columnNames: true }) : this.on(s).raw<T>(),
-			);
-		}
-	}
+	};
 
 	const d1 = {
-		prepare: (query: string) => new Statement(query),
+		prepare: (query: string) => new Statement(run, query),
 		batch: <T>(statements: Statement[]) => run((s) => s.batch<T>(statements.map((st) => st.on(s)))),
 		exec: () => {
 			throw new Error("exec is not available inside a D1 session");
@@ -101,6 +109,6 @@ export function openD1Session(binding: D1Database, start: string): D1Session {
 		get start() {
 			return current;
 		},
-		bookmark: () => (ran ? session.getBookmark() : null),
+		bookmark: () => session?.getBookmark() ?? null,
 	};
 }

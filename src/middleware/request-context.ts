@@ -3,7 +3,7 @@ import { getCookie, setCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { ConfigError, getConfig } from "../config.ts";
 import { createDb, type Db } from "../db/client.ts";
-import { ANY_REPLICA, type D1Session, isBookmark, openD1Session, PRIMARY } from "../db/d1-session.ts";
+import { ANY_REPLICA, isBookmark, openD1Session, PRIMARY } from "../db/d1-session.ts";
 import { ApiError } from "../lib/errors.ts";
 import { describeError } from "../lib/log.ts";
 import type { Deps } from "../services/deps.ts";
@@ -25,7 +25,7 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
 		return c.json(new ApiError(500, "An unexpected error occurred").body(), 500);
 	}
 	// Every request starts at the D1 primary; only an anonymous public read moves elsewhere (replicaReads below).
-	const d1 = lazyD1Session(c.env.DB, PRIMARY);
+	const d1 = openD1Session(c.env.DB, PRIMARY);
 	c.set("d1", d1);
 	c.set(
 		"deps",
@@ -80,7 +80,7 @@ function publicReadStart(c: Context<AppEnv>): string {
  * on the primary, and the primary is at least as fresh as any bookmark.
  */
 export const replicaReads = createMiddleware<AppEnv>(async (c, next) => {
-	const d1 = lazyD1Session(c.env.DB, publicReadStart(c));
+	const d1 = openD1Session(c.env.DB, publicReadStart(c));
 	c.set("d1", d1);
 	c.set("deps", depsOver(c.var.deps, d1.d1));
 	await next();
@@ -103,33 +103,6 @@ export function depsOver(deps: Omit<Deps, "db">, d1: D1Database): Deps {
 			db ??= createDb(d1);
 			return db;
 		},
-	};
-}
-
-/**
- * openD1Session, opened at the request's first query: a request that never touches D1 (the greeting, a token
- * check, a request refused before its handler) opens no session, and the primary session a public read replaces
- * is never opened. Where and how the session starts, and its bookmark, are openD1Session's.
- */
-function lazyD1Session(binding: D1Database, start: string): D1Session {
-	let session: D1Session | undefined;
-	const open = () => {
-		session ??= openD1Session(binding, start);
-		return session.d1;
-	};
-	const d1 = {
-		prepare: (query: string) => open().prepare(query),
-		batch: (statements: D1PreparedStatement[]) => open().batch(statements),
-		exec: (query: string) => open().exec(query),
-		withSession: (constraintOrBookmark?: string) => open().withSession(constraintOrBookmark),
-		dump: () => open().dump(),
-	} as unknown as D1Database;
-	return {
-		d1,
-		get start() {
-			return session?.start ?? start;
-		},
-		bookmark: () => session?.bookmark() ?? null,
 	};
 }
 
