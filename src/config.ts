@@ -76,23 +76,18 @@ const flag = z
 	.default("")
 	.transform((v) => v !== "false");
 
-const DEFAULT_AUDIT_RETENTION_DAYS = 90;
-const RETENTION_RULE = "must be a whole number of days from 1 to 3650";
-const retentionDays = z
-	.string()
-	.default("")
-	.refine((raw) => raw === "" || /^[0-9]{1,4}$/.test(raw), RETENTION_RULE)
-	.transform((raw) => (raw === "" ? DEFAULT_AUDIT_RETENTION_DAYS : Number(raw)))
-	.pipe(z.number().int().min(1, RETENTION_RULE).max(3650, RETENTION_RULE));
+/** A var holding a whole number from `min` to `max` (at most 4 digits), `fallback` when empty; `rule` names the unit. */
+function wholeNumber(fallback: number, min: number, max: number, rule: string) {
+	return z
+		.string()
+		.default("")
+		.refine((raw) => raw === "" || /^[0-9]{1,4}$/.test(raw), rule)
+		.transform((raw) => (raw === "" ? fallback : Number(raw)))
+		.pipe(z.number().int().min(min, rule).max(max, rule));
+}
 
-const DEFAULT_CATALOG_CACHE_SECONDS = 60;
-const CATALOG_CACHE_RULE = "must be a whole number of seconds from 0 to 3600";
-const catalogCacheSeconds = z
-	.string()
-	.default("")
-	.refine((raw) => raw === "" || /^[0-9]{1,4}$/.test(raw), CATALOG_CACHE_RULE)
-	.transform((raw) => (raw === "" ? DEFAULT_CATALOG_CACHE_SECONDS : Number(raw)))
-	.pipe(z.number().int().min(0, CATALOG_CACHE_RULE).max(3600, CATALOG_CACHE_RULE));
+const retentionDays = wholeNumber(90, 1, 3650, "must be a whole number of days from 1 to 3650");
+const catalogCacheSeconds = wholeNumber(60, 0, 3600, "must be a whole number of seconds from 0 to 3600");
 
 const RateLimitRuleSchema = z.strictObject({
 	limit: z.number().int().positive().max(1_000_000),

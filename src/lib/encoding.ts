@@ -36,3 +36,14 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 	for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
 	return diff === 0;
 }
+
+/** A JSON object stored as text (event details, token meta); anything else — absent, malformed, not an object — reads as {}. */
+export function parseJsonObject(text: string | null): Record<string, unknown> {
+	if (!text) return {};
+	try {
+		const value: unknown = JSON.parse(text);
+		return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+	} catch {
+		return {};
+	}
+}

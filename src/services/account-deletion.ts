@@ -25,7 +25,7 @@ import { deleteQueuedImage, IMAGE_PREFIX } from "./profile-images.ts";
 import { enforce, forgetLimiter, type Limited, limiterObjectName, refund } from "./rate-limits.ts";
 import { eventStatement, type SecurityEvent, self } from "./security-events.ts";
 import { revokeAllSessionsStatement } from "./sessions.ts";
-import { findUserById } from "./users.ts";
+import { findUserById, findUserIdentity } from "./users.ts";
 
 /**
  * Leaving: the owner asks (`requestDeletion`, with the password), every session ends and a 7-day grace starts,
@@ -182,7 +182,8 @@ async function deleteAccount(
 	deletedBy: DeletedBy,
 	now = Date.now(),
 ) {
-	const user = await findUserById(deps, userId);
+	// Only the email is needed here (the image key is read inside the batch).
+	const user = await findUserIdentity(deps, { id: userId });
 	if (!user) return false;
 	// Every statement runs only while the reason holds, judged inside the transaction before the rows go.
 	const reason: SQL =

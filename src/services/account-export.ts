@@ -13,9 +13,11 @@ import {
 	userRoles,
 	users,
 } from "../db/schema.ts";
+import { parseJsonObject } from "../lib/encoding.ts";
 import { deletionRequestStatement } from "./account-deletion.ts";
 import type { DbDeps } from "./deps.ts";
 import { type SecurityEventRecord, toSecurityEventRecord } from "./security-events.ts";
+import { sessionView } from "./sessions.ts";
 import { recordColumns } from "./users.ts";
 
 /**
@@ -94,16 +96,6 @@ export interface AccountExport {
 	}[];
 }
 
-function parseObject(text: string | null): Record<string, unknown> {
-	if (!text) return {};
-	try {
-		const value: unknown = JSON.parse(text);
-		return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-	} catch {
-		return {};
-	}
-}
-
 /** The export, or null when the account does not exist. */
 export async function exportAccount({ db }: DbDeps, userId: number, now = Date.now()): Promise<AccountExport | null> {
 	const [user, roles, memberships, periods, progress, sessionRows, events, deletion, reservations, tokens, keys] =
@@ -145,19 +137,11 @@ export async function exportAccount({ db }: DbDeps, userId: number, now = Date.n
 				.where(eq(moduleProgress.userId, userId))
 				.orderBy(asc(moduleProgress.moduleId)),
 			db
+				// The device list's view, and what it leaves out but is stored: the raw user agent, rotation, revocation.
 				.select({
-					id: sessions.id,
-					method: sessions.method,
-					browser: sessions.browser,
-					os: sessions.os,
-					deviceType: sessions.deviceType,
-					country: sessions.country,
-					city: sessions.city,
+					...sessionView,
 					userAgent: sessions.userAgent,
-					createdAt: sessions.createdAt,
-					lastUsedAt: sessions.lastUsedAt,
 					rotatedAt: sessions.rotatedAt,
-					expiresAt: sessions.expiresAt,
 					revokedAt: sessions.revokedAt,
 				})
 				.from(sessions)
@@ -226,7 +210,7 @@ export async function exportAccount({ db }: DbDeps, userId: number, now = Date.n
 		securityEvents: events.map(toSecurityEventRecord),
 		deletionRequest: deletion[0] ?? null,
 		emailReservations: reservations,
-		oneTimeTokens: tokens.map((t) => ({ ...t, meta: parseObject(t.meta) })),
+		oneTimeTokens: tokens.map((t) => ({ ...t, meta: parseJsonObject(t.meta) })),
 		integrationKeys: keys,
 	};
 }

@@ -18,7 +18,7 @@ import {
 import { enforce, type Limited, refund } from "./rate-limits.ts";
 import { eventStatement, self } from "./security-events.ts";
 import { revokeAllSessionsStatement } from "./sessions.ts";
-import { findUserById, normalizeEmail, recordColumns, toRecord, type UserRecord } from "./users.ts";
+import { findUserById, isUniqueViolation, normalizeEmail, recordColumns, toRecord, type UserRecord } from "./users.ts";
 
 /**
  * Changing an account's email address, in three steps no configuration can skip:
@@ -125,14 +125,6 @@ async function addressTaken(deps: Deps, email: string, userId: number, now: numb
 	);
 }
 
-function isEmailTaken(error: unknown): boolean {
-	for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-		const text = String((e as Error).message ?? e);
-		if (text.includes("UNIQUE constraint failed") && text.includes("users.email")) return true;
-	}
-	return false;
-}
-
 export type EmailConfirmation = { ok: true; user: UserRecord } | { ok: false; reason: "invalid-token" | "taken" };
 
 export async function confirmEmailChange(deps: Deps, token: string): Promise<EmailConfirmation> {
@@ -196,7 +188,7 @@ export async function confirmEmailChange(deps: Deps, token: string): Promise<Ema
 		);
 	} catch (error) {
 		// Another account took the address first (or holds it reserved): nothing of this batch happened.
-		if (isEmailTaken(error)) return { ok: false, reason: "taken" };
+		if (isUniqueViolation(error, "users.email")) return { ok: false, reason: "taken" };
 		throw error;
 	}
 	if (!consumed || !undo) return { ok: false, reason: "invalid-token" };

@@ -2,7 +2,7 @@ import { and, eq, gt, inArray, isNull, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client.ts";
 import { oneTimeTokens } from "../db/schema.ts";
-import { randomToken, sha256 } from "../lib/encoding.ts";
+import { parseJsonObject, randomToken, sha256 } from "../lib/encoding.ts";
 import type { Deps } from "./deps.ts";
 
 /**
@@ -131,6 +131,16 @@ export function liveTokenSubject(tokenHash: string, purpose: TokenPurpose, now: 
 		and purpose = ${purpose} and closed_at is null and expires_at > ${now})`;
 }
 
+/** The token's row, if it is of `purpose`, not closed (used or superseded) and not expired: what "live" means. */
+function isLiveToken(tokenHash: string, purpose: TokenPurpose, now: number) {
+	return and(
+		eq(oneTimeTokens.tokenHash, tokenHash),
+		eq(oneTimeTokens.purpose, purpose),
+		isNull(oneTimeTokens.closedAt),
+		gt(oneTimeTokens.expiresAt, now),
+	);
+}
+
 /** A live token's user and meta, read without consuming it (e.g. to build the effects of its consumption). */
 export async function findOpenTokenMeta(
 	{ db }: Pick<Deps, "db">,
@@ -141,16 +151,9 @@ export async function findOpenTokenMeta(
 	const row = await db
 		.select({ userId: oneTimeTokens.userId, meta: oneTimeTokens.meta })
 		.from(oneTimeTokens)
-		.where(
-			and(
-				eq(oneTimeTokens.tokenHash, tokenHash),
-				eq(oneTimeTokens.purpose, purpose),
-				isNull(oneTimeTokens.closedAt),
-				gt(oneTimeTokens.expiresAt, now),
-			),
-		)
+		.where(isLiveToken(tokenHash, purpose, now))
 		.get();
-	return row ? { userId: row.userId, meta: row.meta ? (JSON.parse(row.meta) as Record<string, unknown>) : {} } : null;
+	return row ? { userId: row.userId, meta: parseJsonObject(row.meta) } : null;
 }
 
 export interface ConsumeContext {
@@ -180,14 +183,7 @@ export async function consumeOneTimeToken(
 	const claim = deps.db
 		.update(oneTimeTokens)
 		.set({ closedAt: now, closedBy: nonce })
-		.where(
-			and(
-				eq(oneTimeTokens.tokenHash, tokenHash),
-				eq(oneTimeTokens.purpose, purpose),
-				isNull(oneTimeTokens.closedAt),
-				gt(oneTimeTokens.expiresAt, now),
-			),
-		)
+		.where(isLiveToken(tokenHash, purpose, now))
 		.returning({ userId: oneTimeTokens.userId, meta: oneTimeTokens.meta });
 	const subject = sql<
 		number | null
@@ -195,7 +191,7 @@ export async function consumeOneTimeToken(
 	const [claimed, ...effectResults] = await deps.db.batch([claim, ...(await effects({ subject, now }))]);
 	const row = (claimed as { userId: number; meta: string | null }[])[0];
 	if (!row) return null;
-	return { userId: row.userId, meta: row.meta ? (JSON.parse(row.meta) as Record<string, unknown>) : {}, effectResults };
+	return { userId: row.userId, meta: parseJsonObject(row.meta), effectResults };
 }
 
 /**

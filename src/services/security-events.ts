@@ -1,6 +1,7 @@
 import { and, desc, eq, gte, lt, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { type ACTOR_TYPES, type SecurityEventType, securityEvents } from "../db/schema.ts";
+import { parseJsonObject } from "../lib/encoding.ts";
 import type { DbDeps, Deps } from "./deps.ts";
 import { userExistsStatement } from "./users.ts";
 
@@ -84,16 +85,6 @@ export interface SecurityEventRecord {
 
 type EventRow = typeof securityEvents.$inferSelect;
 
-/** `detail` is written by eventStatement as a JSON object; anything else reads as an empty one. */
-function parseDetail(text: string): EventDetail {
-	try {
-		const value: unknown = JSON.parse(text);
-		return value && typeof value === "object" && !Array.isArray(value) ? (value as EventDetail) : {};
-	} catch {
-		return {};
-	}
-}
-
 export function toSecurityEventRecord(row: EventRow): SecurityEventRecord {
 	return {
 		id: row.id,
@@ -108,7 +99,8 @@ export function toSecurityEventRecord(row: EventRow): SecurityEventRecord {
 		country: row.country,
 		userAgent: row.userAgent,
 		requestId: row.requestId,
-		detail: parseDetail(row.detail),
+		// Written by eventStatement as a JSON object of scalars.
+		detail: parseJsonObject(row.detail) as EventDetail,
 	};
 }
 

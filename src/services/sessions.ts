@@ -307,7 +307,8 @@ export function sessionGuard(sessionId: string, userId: number, now = Date.now()
 const isLive = (now: number) =>
 	and(isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.lastUsedAt, now - SESSION_IDLE_MS));
 
-const sessionView = {
+/** A session as its owner sees it in the device list (no token, hash or family). */
+export const sessionView = {
 	id: sessions.id,
 	method: sessions.method,
 	browser: sessions.browser,

@@ -111,9 +111,16 @@ export async function findUserByLogin({ db }: DbDeps, identifier: string): Promi
 	return toRecord(await db.select(recordColumns()).from(users).where(where).get());
 }
 
-function isUniqueViolation(error: unknown, column: string): boolean {
-	const text = String((error as { cause?: unknown })?.cause ?? error);
-	return text.includes("UNIQUE constraint failed") && text.includes(column);
+/**
+ * Whether a write failed on a unique index of `column` (or the email reservation trigger, which raises the same
+ * error). Drizzle wraps the driver's error, so the causes are read too.
+ */
+export function isUniqueViolation(error: unknown, column: string): boolean {
+	for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+		const text = String((e as Error).message ?? e);
+		if (text.includes("UNIQUE constraint failed") && text.includes(column)) return true;
+	}
+	return false;
 }
 
 /**
