@@ -58,10 +58,26 @@ async function makeSecrets(): Promise<Secrets> {
 
 const json = { "content-type": "application/json" };
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const loginBodies = (accounts: Account[]) =>
-	accounts.map((a) => JSON.stringify({ email: a.email, password: PASSWORD }));
-const authBodies = (accounts: Account[]) =>
-	accounts.map((a) => JSON.stringify({ username: a.username, password: PASSWORD }));
+
+/** The two password sign-ins (ILD and KC7), rotating over `accounts`: every mode loads both. */
+const signInEndpoints = (accounts: Account[]): Endpoint[] => [
+	{
+		name: "POST /sign/login",
+		worker: "app",
+		method: "POST",
+		path: "/sign/login",
+		headers: json,
+		bodies: accounts.map((a) => JSON.stringify({ email: a.email, password: PASSWORD })),
+	},
+	{
+		name: "POST /api/auth",
+		worker: "app",
+		method: "POST",
+		path: "/api/auth",
+		headers: json,
+		bodies: accounts.map((a) => JSON.stringify({ username: a.username, password: PASSWORD })),
+	},
+];
 
 /** Runs every endpoint once per round (after one short warm-up pass), in the same order each round. */
 async function measure(
@@ -117,22 +133,7 @@ async function normalMode(server: Server, secrets: Secrets): Promise<Outcome> {
 	const endpoints = async (): Promise<Endpoint[]> => {
 		const { token } = await signIn(server.urls.app, first.email);
 		return [
-			{
-				name: "POST /sign/login",
-				worker: "app",
-				method: "POST",
-				path: "/sign/login",
-				headers: json,
-				bodies: loginBodies(accounts),
-			},
-			{
-				name: "POST /api/auth",
-				worker: "app",
-				method: "POST",
-				path: "/api/auth",
-				headers: json,
-				bodies: authBodies(accounts),
-			},
+			...signInEndpoints(accounts),
 			{ name: "GET /sign/check", worker: "app", method: "GET", path: "/sign/check", headers: bearer(token) },
 			{ name: "GET /api", worker: "app", method: "GET", path: "/api" },
 			{ name: "GET /api/users/me", worker: "app", method: "GET", path: "/api/users/me", headers: bearer(token) },
@@ -237,22 +238,7 @@ async function farMode(server: Server): Promise<Outcome> {
 			? "bookmarked read sends the X-D1-Bookmark of a previous GET /user/profile (or sign-in) answer"
 			: "the app sent no X-D1-Bookmark header (sign-in nor profile): the bookmarked read was sent without one";
 		return [
-			{
-				name: "POST /sign/login",
-				worker: "app",
-				method: "POST",
-				path: "/sign/login",
-				headers: json,
-				bodies: loginBodies(accounts),
-			},
-			{
-				name: "POST /api/auth",
-				worker: "app",
-				method: "POST",
-				path: "/api/auth",
-				headers: json,
-				bodies: authBodies(accounts),
-			},
+			...signInEndpoints(accounts),
 			{ name: "GET /sign/refresh", worker: "app", method: "GET", path: "/sign/refresh", refresh: pool },
 			{
 				name: "GET /user/profile (bookmark)",
@@ -330,22 +316,7 @@ async function scaleMode(server: Server): Promise<Outcome> {
 			const user = await signIn(server.urls.app, lastOne.email);
 			const staff = await signIn(server.urls.app, admin.email);
 			return [
-				{
-					name: "POST /sign/login",
-					worker: "app",
-					method: "POST",
-					path: "/sign/login",
-					headers: json,
-					bodies: loginBodies(last),
-				},
-				{
-					name: "POST /api/auth",
-					worker: "app",
-					method: "POST",
-					path: "/api/auth",
-					headers: json,
-					bodies: authBodies(last),
-				},
+				...signInEndpoints(last),
 				{ name: "GET /api/users/me", worker: "app", method: "GET", path: "/api/users/me", headers: bearer(user.token) },
 				{
 					name: "GET /api/users/email/:email (Admin)",
