@@ -17,7 +17,7 @@ import { loginLinksRouter } from "./routes/kc7/login-links/index.ts";
 import { kc7ModulesRouter } from "./routes/kc7/modules/index.ts";
 import { kc7UsersRouter } from "./routes/kc7/users/index.ts";
 import { metaRouter } from "./routes/meta/index.ts";
-import { hostedPages } from "./routes/pages/index.ts";
+import { HOSTED_PATHS, hostedPages } from "./routes/pages/index.ts";
 import { createRouter } from "./routes/shared/openapi.ts";
 
 /**
@@ -43,8 +43,8 @@ export function createApp() {
 	const app = createRouter();
 	// Outermost first: every response (errors, 404s and 405s included) passes back through all of them.
 	app.use("*", requestIds, requestContext, corsHeaders, securityHeaders, contentHeaders);
-	// The pages for mailed links (HOSTED_PAGES): a middleware, not routes, since they are no API operations.
-	app.use("*", hostedPages);
+	// The pages for mailed links (HOSTED_PAGES): a middleware on their paths, not routes, since they are no API operations.
+	for (const path of HOSTED_PATHS) app.use(path, hostedPages);
 
 	app.route("/", metaRouter);
 	app.route("/", signRouter);
@@ -79,7 +79,7 @@ export function createApp() {
 		name: "refresh_token",
 	});
 
-	app.get("/openapi.json", (c) => c.json(openApiDocument(app, c.var.config)));
+	app.get("/openapi.json", (c) => c.json(openApiDocument(app, c.get("config"))));
 
 	app.notFound(notFoundHandler(() => app.routes));
 	app.onError(onError);

@@ -29,6 +29,8 @@ export interface D1Session {
 	readonly start: string;
 	/** The session's newest bookmark; null when no query ran. */
 	bookmark(): string | null;
+	/** Moves where the session starts; only before its first query (an anonymous public read: replicaReads). */
+	startAt(start: string): void;
 }
 
 type Session = ReturnType<D1Database["withSession"]>;
@@ -70,45 +72,71 @@ class Statement {
 
 /**
  * The session opens at its first query: a request that never touches D1 (the greeting, a token check, a request
- * refused before its handler) opens none, and a session a public read replaces before any query is never opened.
+ * refused before its handler) opens none, and a public read moves its start before any query (startAt).
+ * A class, not closures: every request makes one, most never query, and a light request's CPU is counted in µs.
  */
-export function openD1Session(binding: D1Database, start: string): D1Session {
-	let session: Session | undefined;
-	let current = start;
+class LazyD1Session implements D1Session {
+	#session: Session | undefined;
+	#current: string;
+	readonly d1: D1Database;
 
-	const run: Runner = async (work) => {
-		const first = session === undefined;
-		session ??= binding.withSession(current);
+	constructor(
+		private readonly binding: D1Database,
+		start: string,
+	) {
+		this.#current = start;
+		this.d1 = new SessionBinding(this.run) as unknown as D1Database;
+	}
+
+	get start() {
+		return this.#current;
+	}
+
+	bookmark() {
+		return this.#session?.getBookmark() ?? null;
+	}
+
+	startAt(start: string) {
+		if (this.#session !== undefined) throw new Error("the D1 session has already run a query");
+		this.#current = start;
+	}
+
+	readonly run: Runner = async (work) => {
+		const first = this.#session === undefined;
+		this.#session ??= this.binding.withSession(this.#current);
 		try {
-			return await work(session);
+			return await work(this.#session);
 		} catch (error) {
+			const current = this.#current;
 			if (!first || current === PRIMARY || current === ANY_REPLICA || !/bookmark/i.test(String(error))) throw error;
 			// D1 refused the client's bookmark: begin again at the primary.
-			current = PRIMARY;
-			session = binding.withSession(PRIMARY);
-			return work(session);
+			this.#current = PRIMARY;
+			this.#session = this.binding.withSession(PRIMARY);
+			return work(this.#session);
 		}
 	};
+}
 
-	const d1 = {
-		prepare: (query: string) => new Statement(run, query),
-		batch: <T>(statements: Statement[]) => run((s) => s.batch<T>(statements.map((st) => st.on(s)))),
-		exec: () => {
-			throw new Error("exec is not available inside a D1 session");
-		},
-		withSession: () => {
-			throw new Error("already a D1 session");
-		},
-		dump: () => {
-			throw new Error("dump is not available inside a D1 session");
-		},
-	} as unknown as D1Database;
+/** What Drizzle sees as the D1 binding: statements prepared on the request's session when they run. */
+class SessionBinding {
+	constructor(private readonly run: Runner) {}
+	prepare(query: string) {
+		return new Statement(this.run, query);
+	}
+	batch<T>(statements: Statement[]) {
+		return this.run((s) => s.batch<T>(statements.map((st) => st.on(s))));
+	}
+	exec(): never {
+		throw new Error("exec is not available inside a D1 session");
+	}
+	withSession(): never {
+		throw new Error("already a D1 session");
+	}
+	dump(): never {
+		throw new Error("dump is not available inside a D1 session");
+	}
+}
 
-	return {
-		d1,
-		get start() {
-			return current;
-		},
-		bookmark: () => session?.getBookmark() ?? null,
-	};
+export function openD1Session(binding: D1Database, start: string): D1Session {
+	return new LazyD1Session(binding, start);
 }

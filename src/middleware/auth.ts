@@ -8,7 +8,7 @@ import type { AppEnv } from "../types.ts";
 import { depsOver } from "./request-context.ts";
 import { declaresSecurity } from "./security.ts";
 
-/** The env of a route behind bearerAuth: only there does `c.var.auth` exist (a public handler cannot read it). */
+/** The env of a route behind bearerAuth: only there does `c.get("auth")` exist (a public handler cannot read it). */
 export type AuthEnv = AppEnv & { Variables: { auth: AccessClaims } };
 /** Behind optionalBearerAuth: the claims when a valid token came along. */
 export type OptionalAuthEnv = AppEnv & { Variables: { auth: AccessClaims | undefined } };
@@ -30,7 +30,7 @@ async function readBearer(
 }
 
 /**
- * Reads and verifies the access token; the handler finds the claims in `c.var.auth`.
+ * Reads and verifies the access token; the handler finds the claims in `c.get("auth")`.
  *
  * "Revoked means revoked": unless `liveness: false` (only GET /sign/check, decided from the token alone), the
  * token's session must still be live and its account not banned. The check rides in the batch of the request's
@@ -41,14 +41,14 @@ async function readBearer(
 export function bearerAuth(options: { liveness?: boolean } = {}) {
 	const liveness = options.liveness ?? true;
 	const middleware = createMiddleware<AuthEnv>(async (c, next) => {
-		const claims = await readBearer(c, c.env, c.var.config);
+		const claims = await readBearer(c, c.env, c.get("config"));
 		if (claims === undefined) throw new ApiError(401, "Authentication required");
 		if (!claims) throw new ApiError(401, INVALID_ACCESS_TOKEN);
 		c.set("auth", claims);
 		if (!liveness) return next();
 		// Behind the request's D1 session, which starts at the primary: the revocation check reads the primary.
-		const guard = guardedD1(c.var.d1.d1, sessionGuard(claims.sessionId, claims.userId));
-		c.set("deps", depsOver(c.var.deps, guard.d1));
+		const guard = guardedD1(c.get("d1").d1, sessionGuard(claims.sessionId, claims.userId));
+		c.set("deps", depsOver(c.get("deps"), guard.d1));
 		await next();
 		if (!guard.checked && !(await guard.checkNow())) c.res = new ApiError(401, INVALID_ACCESS_TOKEN).getResponse();
 	});
@@ -61,7 +61,7 @@ export function bearerAuth(options: { liveness?: boolean } = {}) {
  */
 export function optionalBearerAuth() {
 	const middleware = createMiddleware<OptionalAuthEnv>(async (c, next) => {
-		c.set("auth", (await readBearer(c, c.env, c.var.config)) ?? undefined);
+		c.set("auth", (await readBearer(c, c.env, c.get("config"))) ?? undefined);
 		await next();
 	});
 	return declaresSecurity(middleware, [{ bearerAuth: [] }, { refreshCookie: [] }], { alternatives: true });
@@ -90,7 +90,7 @@ export function accessRuleOf(middleware: unknown): AccessRule | undefined {
 /** After bearerAuth: at least one of `roles`, else 403 with the surface's message. */
 export function requireRole(roles: readonly Role[], message = "Insufficient permissions") {
 	const middleware = createMiddleware<AuthEnv>(async (c, next) => {
-		if (!c.var.auth.roles.some((r) => roles.includes(r))) throw new ApiError(403, message);
+		if (!c.get("auth").roles.some((r) => roles.includes(r))) throw new ApiError(403, message);
 		await next();
 	});
 	return withRule(middleware, { roles });
@@ -102,8 +102,8 @@ export function requireRole(roles: readonly Role[], message = "Insufficient perm
  */
 export function requireSelfOrRole(param: string, roles: readonly Role[], message = "Insufficient permissions") {
 	const middleware = createMiddleware<AuthEnv>(async (c, next) => {
-		const self = c.req.param(param) === String(c.var.auth.userId);
-		if (!self && !c.var.auth.roles.some((r) => roles.includes(r))) throw new ApiError(403, message);
+		const self = c.req.param(param) === String(c.get("auth").userId);
+		if (!self && !c.get("auth").roles.some((r) => roles.includes(r))) throw new ApiError(403, message);
 		await next();
 	});
 	return withRule(middleware, { roles, self: param });

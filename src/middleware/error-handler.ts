@@ -33,7 +33,7 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
 	console.error(
 		JSON.stringify({
 			level: "error",
-			requestId: c.var.requestId,
+			requestId: c.get("requestId"),
 			method: c.req.method,
 			route: routePath(c, -1) || "(no route)",
 			error: describeError(err),

@@ -14,7 +14,11 @@ export type PartnerEnv = AuthEnv & { Variables: { integrationKey: UsableIntegrat
  */
 export const integrationKeyAuth = declaresSecurity(
 	createMiddleware<PartnerEnv>(async (c, next) => {
-		const key = await findUsableIntegrationKey(c.var.deps, c.req.header("X-Integration-Key") ?? "", c.var.auth.userId);
+		const key = await findUsableIntegrationKey(
+			c.get("deps"),
+			c.req.header("X-Integration-Key") ?? "",
+			c.get("auth").userId,
+		);
 		if (!key) throw new ApiError(401, "Unauthorized");
 		c.set("integrationKey", key);
 		await next();

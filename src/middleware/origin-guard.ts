@@ -17,8 +17,8 @@ export const cookieOriginGuard = declaresSecurity(
 		if (c.req.method === "HEAD") return c.body(null, 204);
 		const origin = c.req.header("Origin");
 		if (origin !== undefined) {
-			const self = new URL(c.var.config.publicBaseUrl).origin;
-			if (origin !== self && !isAllowedOrigin(c.var.config, origin)) throw new ApiError(403, "Origin not allowed");
+			const self = new URL(c.get("config").publicBaseUrl).origin;
+			if (origin !== self && !isAllowedOrigin(c.get("config"), origin)) throw new ApiError(403, "Origin not allowed");
 		} else if (c.req.header("Sec-Fetch-Site")?.toLowerCase() === "cross-site") {
 			throw new ApiError(403, "Cross-site request not allowed");
 		}

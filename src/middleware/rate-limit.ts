@@ -12,7 +12,7 @@ import type { AppEnv } from "../types.ts";
  */
 export function rateLimit<E extends AppEnv = AppEnv>(name: RateLimitName, keyOf: (c: Context<E>) => string) {
 	return createMiddleware<E>(async (c, next) => {
-		const [decision] = await enforce(c.env, c.var.config, { name, key: keyOf(c) });
+		const [decision] = await enforce(c.env, c.get("config"), { name, key: keyOf(c) });
 		await next();
 		if (decision)
 			for (const [header, value] of Object.entries(rateLimitHeaders(decision))) c.res.headers.set(header, value);

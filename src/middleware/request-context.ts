@@ -1,63 +1,92 @@
 import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
-import { ConfigError, getConfig } from "../config.ts";
+import { type Config, ConfigError, getConfig } from "../config.ts";
 import { createDb, type Db } from "../db/client.ts";
 import { ANY_REPLICA, isBookmark, openD1Session, PRIMARY } from "../db/d1-session.ts";
 import { ApiError } from "../lib/errors.ts";
 import { describeError } from "../lib/log.ts";
-import type { Deps } from "../services/deps.ts";
+import type { Deps, RequestFacts } from "../services/deps.ts";
 import type { AppEnv } from "../types.ts";
 
 /**
  * Parsed configuration and the service dependencies (`deps`), set once for every request, after Hono's
- * request-id middleware (`c.var.requestId`, echoed in `X-Request-Id`). Invalid
+ * request-id middleware (`c.get("requestId")`, echoed in `X-Request-Id`). Invalid
  * configuration fails closed: every request gets the 500 envelope (the variable is named in the
  * log once per isolate by getConfig), never an answer computed with a guessed setting.
  */
 export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
-	const { requestId } = c.var;
+	let config: Config;
 	try {
-		c.set("config", getConfig(c.env));
+		config = getConfig(c.env);
 	} catch (error) {
 		if (!(error instanceof ConfigError)) throw error;
 		c.header("Cache-Control", "no-store");
 		return c.json(new ApiError(500, "An unexpected error occurred").body(), 500);
 	}
+	c.set("config", config);
 	// Every request starts at the D1 primary; only an anonymous public read moves elsewhere (replicaReads below).
 	const d1 = openD1Session(c.env.DB, PRIMARY);
 	c.set("d1", d1);
-	c.set(
-		"deps",
-		depsOver(
-			{
-				env: c.env,
-				config: c.var.config,
-				request: {
-					ip: c.req.header("CF-Connecting-IP") ?? null,
-					country: cfString(c.req.raw, "country"),
-					city: cfString(c.req.raw, "city"),
-					userAgent: c.req.header("User-Agent")?.slice(0, 512) ?? null,
-					requestId,
-				},
-				defer: (work) =>
-					c.executionCtx.waitUntil(
-						work.catch((error: unknown) =>
-							console.error(JSON.stringify({ level: "error", requestId, deferred: describeError(error) })),
-						),
-					),
-			},
-			d1.d1,
-		),
-	);
+	c.set("deps", new RequestDeps(c, config, d1.d1));
 	await next();
 	// Read-your-writes across requests and locations: the session's bookmark goes back, errors included.
-	const bookmark = c.var.d1.bookmark();
+	const bookmark = d1.bookmark();
 	if (bookmark) {
 		c.header("X-D1-Bookmark", bookmark);
 		setCookie(c, BOOKMARK_COOKIE, bookmark, { httpOnly: true, secure: true, sameSite: "Lax", path: "/" });
 	}
 });
+
+/**
+ * A request's deps. What most requests never use is made at its first use: Drizzle's database object (it costs
+ * more to build than a request that never queries costs in all) and the client facts (headers and `request.cf`
+ * read for sessions and events). One object with its getters on the prototype: a light request allocates little.
+ */
+class RequestDeps implements Deps {
+	#db: Db | undefined;
+	#request: RequestFacts | undefined;
+	constructor(
+		private readonly c: Context<AppEnv>,
+		readonly config: Config,
+		private readonly d1: D1Database,
+	) {}
+	get env() {
+		return this.c.env;
+	}
+	get db() {
+		this.#db ??= createDb(this.d1);
+		return this.#db;
+	}
+	get request() {
+		this.#request ??= requestFacts(this.c);
+		return this.#request;
+	}
+	readonly defer = (work: Promise<unknown>) => {
+		const requestId = this.c.get("requestId");
+		this.c.executionCtx.waitUntil(
+			work.catch((error: unknown) =>
+				console.error(JSON.stringify({ level: "error", requestId, deferred: describeError(error) })),
+			),
+		);
+	};
+	/** The same deps with their queries going to `d1` (the liveness guard's binding). */
+	over(d1: D1Database): Deps {
+		const deps = new RequestDeps(this.c, this.config, d1);
+		deps.#request = this.#request;
+		return deps;
+	}
+}
+
+function requestFacts(c: Context<AppEnv>): RequestFacts {
+	return {
+		ip: c.req.header("CF-Connecting-IP") ?? null,
+		country: cfString(c.req.raw, "country"),
+		city: cfString(c.req.raw, "city"),
+		userAgent: c.req.header("User-Agent")?.slice(0, 512) ?? null,
+		requestId: c.get("requestId"),
+	};
+}
 
 const BOOKMARK_HEADER = "X-D1-Bookmark";
 const BOOKMARK_COOKIE = "d1_bookmark";
@@ -80,30 +109,14 @@ function publicReadStart(c: Context<AppEnv>): string {
  * on the primary, and the primary is at least as fresh as any bookmark.
  */
 export const replicaReads = createMiddleware<AppEnv>(async (c, next) => {
-	const d1 = openD1Session(c.env.DB, publicReadStart(c));
-	c.set("d1", d1);
-	c.set("deps", depsOver(c.var.deps, d1.d1));
+	c.get("d1").startAt(publicReadStart(c));
 	await next();
 });
 
-/**
- * The request's deps with their queries going to `d1` (the request's session, the liveness guard's binding, a
- * replica session). `db` is built at its first use: Drizzle's database object costs more to build than a request
- * that never queries (the greeting, a token check, a refusal) costs in all. (A spread, `{ ...deps }`, would build
- * it: derive deps with this function.)
- */
-export function depsOver(deps: Omit<Deps, "db">, d1: D1Database): Deps {
-	let db: Db | undefined;
-	return {
-		env: deps.env,
-		config: deps.config,
-		request: deps.request,
-		defer: deps.defer,
-		get db() {
-			db ??= createDb(d1);
-			return db;
-		},
-	};
+/** The request's deps with their queries going to `d1` (the liveness guard's binding). */
+export function depsOver(deps: Deps, d1: D1Database): Deps {
+	if (!(deps instanceof RequestDeps)) throw new Error("depsOver: deps of a request expected");
+	return deps.over(d1);
 }
 
 /** A string field of the edge's `request.cf` (absent locally, where workerd has no edge facts). */

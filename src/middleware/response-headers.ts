@@ -34,7 +34,7 @@ const corsForAllowedOrigin = cors({
  */
 export const corsHeaders = createMiddleware<AppEnv>(async (c, next) => {
 	const origin = c.req.header("Origin");
-	if (origin !== undefined && isAllowedOrigin(c.var.config, origin)) return corsForAllowedOrigin(c, next);
+	if (origin !== undefined && isAllowedOrigin(c.get("config"), origin)) return corsForAllowedOrigin(c, next);
 	if (c.req.method === "OPTIONS" && c.req.header("Access-Control-Request-Method")) {
 		c.res = new Response(null, { status: 204, headers: { Vary: "Origin" } });
 		return;

@@ -3,7 +3,7 @@ import type { Db } from "../db/client.ts";
 
 /**
  * What the service layer needs from a request, built once per request by the request-context middleware
- * (`c.var.deps`) and by the cron, so services never see Hono. Every stateful service function takes it (or the
+ * (`c.get("deps")`) and by the cron, so services never see Hono. Every stateful service function takes it (or the
  * part of it it uses) first.
  */
 export interface Deps {

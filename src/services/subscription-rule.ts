@@ -1,4 +1,4 @@
-import { type SQL, sql } from "drizzle-orm";
+import { type Placeholder, type SQL, sql } from "drizzle-orm";
 import { users } from "../db/schema.ts";
 
 /**
@@ -10,7 +10,7 @@ import { users } from "../db/schema.ts";
  * Reads select it (so a status is never stale: a period that ended or began since the last write
  * reads right) and recalculate-subscription stores it; both use this one definition.
  */
-export function subscriptionExpressions(now: number): {
+export function subscriptionExpressions(now: number | Placeholder): {
 	status: SQL<Status>;
 	plan: SQL<string | null>;
 	validUntil: SQL<number | null>;

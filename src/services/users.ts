@@ -1,5 +1,7 @@
-import { asc, count, eq, getTableColumns, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import { asc, count, eq, getTableColumns, or, type Placeholder, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import { QueryBuilder } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client.ts";
+import { compiledSelect } from "../db/compiled-select.ts";
 import { users } from "../db/schema.ts";
 import { badRequest, conflict } from "../lib/errors.ts";
 import { CURRENT_HASH_PREFIX } from "../lib/password.ts";
@@ -34,13 +36,14 @@ export const banInForceSql = (now: number) =>
 	sql`(${users.bannedAt} is not null and (${users.bannedUntil} is null or ${users.bannedUntil} > ${now}))`;
 
 /** The username rule's comparison: usernames match whatever their case. */
-const usernameIs = (username: string) => sql`lower(${users.username}) = lower(${username.trim()})`;
+const usernameIs = (username: string | Placeholder) =>
+	sql`lower(${users.username}) = lower(${typeof username === "string" ? username.trim() : username})`;
 
 /**
  * Columns of a user record. Roles, memberships and the subscription as of `now` come along in the
  * same statement: one D1 round trip per user read, and a subscription that is never stale.
  */
-export function recordColumns(now = Date.now()) {
+export function recordColumns(now: number | Placeholder = Date.now()) {
 	const subscription = subscriptionExpressions(now);
 	return {
 		...getTableColumns(users),
@@ -69,8 +72,26 @@ export function userExistsStatement(db: Db, userId: number) {
 	return db.select({ id: users.id }).from(users).where(eq(users.id, userId));
 }
 
+/**
+ * The hot user reads (the token's user on every profile read, the account at every sign-in), rendered to SQL once
+ * per isolate (db/compiled-select.ts); `now` is a parameter like the key.
+ */
+const RECORD_FIELDS = Object.keys(recordColumns(0)) as (keyof RecordRow & string)[];
+const compiledRecordRead = (where: (key: Placeholder) => SQL) =>
+	compiledSelect<RecordRow>(
+		() =>
+			new QueryBuilder()
+				.select(recordColumns(sql.placeholder("now")))
+				.from(users)
+				.where(where(sql.placeholder("key"))),
+		RECORD_FIELDS,
+	);
+const recordById = compiledRecordRead((key) => eq(users.id, key));
+const recordByEmail = compiledRecordRead((key) => eq(users.email, key));
+const recordByUsername = compiledRecordRead(usernameIs);
+
 export async function findUserById({ db }: DbDeps, id: number): Promise<UserRecord | null> {
-	return findUserWhere({ db }, eq(users.id, id));
+	return toRecord(await recordById(db, { key: id, now: Date.now() }));
 }
 
 /** One user record by any condition (e.g. "the user a live token names"), in one round trip. */
@@ -79,13 +100,7 @@ export async function findUserWhere({ db }: DbDeps, where: SQL): Promise<UserRec
 }
 
 export async function findUserByEmail({ db }: DbDeps, email: string): Promise<UserRecord | null> {
-	return toRecord(
-		await db
-			.select(recordColumns())
-			.from(users)
-			.where(eq(users.email, normalizeEmail(email)))
-			.get(),
-	);
+	return toRecord(await recordByEmail(db, { key: normalizeEmail(email), now: Date.now() }));
 }
 
 /** KC7 login: `username` may be a username or an email (usernames cannot contain '@'). */
@@ -106,9 +121,9 @@ export async function findUserIdentity({ db }: DbDeps, ref: UserRef) {
 	);
 }
 
-export async function findUserByLogin({ db }: DbDeps, identifier: string): Promise<UserRecord | null> {
-	const where = identifier.includes("@") ? eq(users.email, normalizeEmail(identifier)) : usernameIs(identifier);
-	return toRecord(await db.select(recordColumns()).from(users).where(where).get());
+export async function findUserByLogin(deps: DbDeps, identifier: string): Promise<UserRecord | null> {
+	if (identifier.includes("@")) return findUserByEmail(deps, identifier);
+	return toRecord(await recordByUsername(deps.db, { key: identifier.trim(), now: Date.now() }));
 }
 
 /**

@@ -13,5 +13,5 @@ export const docs: RouteHandler<typeof routes.docs, AppEnv> = (c) => {
 
 export const jwks: RouteHandler<typeof routes.jwks, AppEnv> = async (c) => {
 	c.header("Cache-Control", "public, max-age=300");
-	return c.json(await publicSigningKeys(c.var.deps), 200);
+	return c.json(await publicSigningKeys(c.get("deps")), 200);
 };

@@ -33,7 +33,7 @@ export const hostedPages = createMiddleware<AppEnv>(async (c, next) => {
 	const path = c.req.path;
 	const html = PAGES.get(path);
 	const asset = html === undefined ? ASSETS.get(path) : undefined;
-	if ((html === undefined && asset === undefined) || !c.var.config.hostedPages) return next();
+	if ((html === undefined && asset === undefined) || !c.get("config").hostedPages) return next();
 	if (c.req.method !== "GET" && c.req.method !== "HEAD") {
 		throw new ApiError(405, `Method ${c.req.method} is not allowed on this path`, { headers: { Allow: "GET, HEAD" } });
 	}
@@ -50,3 +50,6 @@ export const hostedPages = createMiddleware<AppEnv>(async (c, next) => {
 
 /** The paths the pages answer (README, and an operator's app taking the links over). */
 export const HOSTED_PAGE_PATHS = [...PAGES.keys()];
+
+/** Every path the middleware answers, pages and their assets: it is mounted on these alone (no other request pays). */
+export const HOSTED_PATHS = [...HOSTED_PAGE_PATHS, ...ASSETS.keys()];

@@ -12,14 +12,19 @@ export function setRefreshCookie<E extends AppEnv>(c: Context<E>, token: string,
 	setCookie(c, REFRESH_COOKIE, token, {
 		httpOnly: true,
 		secure: true,
-		sameSite: c.var.config.cookieSameSite,
+		sameSite: c.get("config").cookieSameSite,
 		path: "/",
 		maxAge: Math.max(0, Math.floor((sessionExpiresAt - Date.now()) / 1000)),
 	});
 }
 
 export function clearRefreshCookie<E extends AppEnv>(c: Context<E>) {
-	deleteCookie(c, REFRESH_COOKIE, { httpOnly: true, secure: true, sameSite: c.var.config.cookieSameSite, path: "/" });
+	deleteCookie(c, REFRESH_COOKIE, {
+		httpOnly: true,
+		secure: true,
+		sameSite: c.get("config").cookieSameSite,
+		path: "/",
+	});
 }
 
 /**

@@ -65,7 +65,8 @@ export function evaluatePreconditions(
  * and says whether the client already holds this version (the caller then answers 304).
  */
 /** Serialized bodies and their ETags, per source object a service keeps (the cached module catalog). */
-const serialized = new WeakMap<object, { body: string; etag: string }>();
+const serialized = new WeakMap<object, { body: Uint8Array<ArrayBuffer>; etag: string; cacheControl: string }>();
+const encoder = new TextEncoder();
 
 /**
  * A public, cacheable JSON answer built from `source` (an object the service hands out again while it is unchanged):
@@ -79,11 +80,13 @@ export async function cachedJsonResponse<E extends AppEnv>(
 ): Promise<Response> {
 	let entry = serialized.get(source);
 	if (!entry) {
-		const body = JSON.stringify(present());
-		entry = { body, etag: `"${await sha256(body)}"` };
+		const text = JSON.stringify(present());
+		// Kept encoded: each answer then copies bytes instead of encoding the string again.
+		const body = encoder.encode(text) as Uint8Array<ArrayBuffer>;
+		entry = { body, etag: `"${await sha256(text)}"`, cacheControl: `public, max-age=${maxAge}, s-maxage=${maxAge}` };
 		serialized.set(source, entry);
 	}
-	c.header("Cache-Control", `public, max-age=${maxAge}, s-maxage=${maxAge}`);
+	c.header("Cache-Control", entry.cacheControl);
 	c.header("ETag", entry.etag);
 	const condition = parseEntityTags(c.req.header("If-None-Match"));
 	if (condition !== null && entityTagMatches(condition, entry.etag, "weak")) return c.body(null, 304);

@@ -87,12 +87,14 @@ export function defineRoute<
 	const security = securityOf(own);
 	const rule = own.map(accessRuleOf).find(Boolean);
 	const access = rule ? { "x-roles": [...rule.roles], ...(rule.self ? { "x-self": rule.self } : {}) } : {};
-	const middleware = config.request?.body ? own : [...own, rejectUnexpectedBody];
+	// GET and HEAD bodies are never read (rejectUnexpectedBody passes them): such routes skip the layer.
+	const refusesBody = !config.request?.body && config.method !== "get" && config.method !== "head";
+	const middleware = refusesBody ? [...own, rejectUnexpectedBody] : own;
 	return createRoute({ ...config, security, ...access, middleware } as unknown as R & DerivedRouteConfig<M>);
 }
 
 /**
  * The middleware keeps its tuple type, so a handler's context carries exactly the variables its middleware set
- * (`c.var.auth` behind bearerAuth, `c.var.integrationKey` behind integrationKeyAuth) and nothing more.
+ * (`c.get("auth")` behind bearerAuth, `c.get("integrationKey")` behind integrationKeyAuth) and nothing more.
  */
 type DerivedRouteConfig<M> = { middleware: M; security: RouteConfig["security"] };

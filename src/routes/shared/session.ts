@@ -16,7 +16,7 @@ export function startSession<E extends AppEnv>(c: Context<E>, signedIn: SignedIn
  * in the grace case, and a cleared cookie with 401 "Invalid refresh token" otherwise.
  */
 export async function refreshFromCookie<E extends AppEnv>(c: Context<E>): Promise<string> {
-	const result = await refreshAccess(c.var.deps, readRefreshCookie(c));
+	const result = await refreshAccess(c.get("deps"), readRefreshCookie(c));
 	noStore(c);
 	if (!result.ok) {
 		clearRefreshCookie(c);
@@ -31,7 +31,7 @@ export function signInWithPassword<E extends AppEnv>(
 	c: Context<E>,
 	input: { identifier: string; by: "email" | "emailOrUsername"; password: string },
 ) {
-	return loginWithPassword(c.var.deps, {
+	return loginWithPassword(c.get("deps"), {
 		...input,
 		ip: clientIp(c.req.raw.headers),
 	});

@@ -1,26 +1,29 @@
 /**
- * `npm run bench [-- --far | --scale] [--rounds N --duration S …]` (--help lists the options)
+ * `npm run bench [-- --far | --scale | --profile] [--rounds N --duration S …]` (--help lists the options)
  *
  * Runs the Worker on workerd (Miniflare, direct sockets) beside floor Workers doing the least each kind of
  * request must do, loads each endpoint in turn with autocannon, and prints and saves (bench-results/latest.json)
- * throughput, latency, server CPU and D1 round trips per request, with the targets of each ratio.
+ * throughput, latency, server CPU and D1 round trips per request, with the targets of each ratio; --profile
+ * records a V8 CPU profile of each run instead, and prints where the Worker's CPU goes.
  * Exits 0 whatever the figures, unless --strict (then a failed target or a failed request exits 1).
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateSigningJwk } from "../dev-vars.ts";
-import { type BundleSize, buildWorkers, measureBundle } from "./build.ts";
+import { type BundleSize, buildWorkers, measureBundle, type WorkerName } from "./build.ts";
 import { type Endpoint, RefreshPool, runLoad, type Sample } from "./load.ts";
 import { type Options, parseOptions } from "./options.ts";
+import { type Analysis, analysisText, analyze, type CpuProfile, ModuleMap, profileLoad } from "./profile.ts";
 import {
 	FAR_COLUMNS,
 	failures,
 	LEGEND,
 	type Measured,
 	NORMAL_COLUMNS,
+	pairedRatio,
 	ratio,
 	summarize,
 	type Target,
@@ -79,23 +82,28 @@ const signInEndpoints = (accounts: Account[]): Endpoint[] => [
 	},
 ];
 
-/** Runs every endpoint once per round (after one short warm-up pass), in the same order each round. */
+type Run = (endpoint: Endpoint, load: { connections: number; durationS: number }, round: number) => Promise<Sample>;
+
+/**
+ * Runs every endpoint (those --only selects) once per round, after one short warm-up pass, in the same order each
+ * round; `run` measures a round's run (the warm-up is always a plain runLoad).
+ */
 async function measure(
 	server: Server,
 	endpoints: () => Promise<Endpoint[]>,
 	beforeRun: (endpoint: Endpoint) => Promise<void>,
+	run: Run = (endpoint, load) => runLoad(server, endpoint, load),
 ): Promise<Record<string, Measured>> {
 	const samples: Record<string, Sample[]> = {};
 	const warmUpS = Math.min(1, options.durationS);
 	for (let round = 0; round <= options.rounds; round++) {
-		const list = await endpoints();
+		const list = (await endpoints()).filter((e) => options.only?.some((text) => e.name.includes(text)) ?? true);
+		if (list.length === 0) throw new Error(`no endpoint name contains "${options.only?.join('" or "')}"`);
 		log(round === 0 ? `warm-up (${warmUpS} s each)` : `round ${round}/${options.rounds}`);
 		for (const endpoint of list) {
 			await beforeRun(endpoint);
-			const sample = await runLoad(server, endpoint, {
-				connections: options.connections,
-				durationS: round === 0 ? warmUpS : options.durationS,
-			});
+			const load = { connections: options.connections, durationS: round === 0 ? warmUpS : options.durationS };
+			const sample = round === 0 ? await runLoad(server, endpoint, load) : await run(endpoint, load, round);
 			if (round > 0) samples[endpoint.name] = [...(samples[endpoint.name] ?? []), sample];
 		}
 	}
@@ -118,6 +126,31 @@ interface Outcome {
 	targets: Target[];
 	printed: string;
 	bundle?: BundleSize;
+	profiles?: Record<string, { files: string[]; analysis: Analysis }>;
+}
+
+/** The app endpoints of the normal and profile modes, with a bearer token signed in for this round. */
+const appEndpoints = (accounts: Account[], token: string, pool: RefreshPool): Endpoint[] => [
+	...signInEndpoints(accounts),
+	{ name: "GET /sign/check", worker: "app", method: "GET", path: "/sign/check", headers: bearer(token) },
+	{ name: "GET /api", worker: "app", method: "GET", path: "/api" },
+	{ name: "GET /api/users/me", worker: "app", method: "GET", path: "/api/users/me", headers: bearer(token) },
+	{ name: "GET /user/profile", worker: "app", method: "GET", path: "/user/profile", headers: bearer(token) },
+	{ name: "GET /api/modules", worker: "app", method: "GET", path: "/api/modules" },
+	{ name: "GET /sign/refresh", worker: "app", method: "GET", path: "/sign/refresh", refresh: pool },
+];
+
+/** Whether the hello + headers floor answers with the same header names as the app's `GET /api` (a note either way). */
+async function headerFloorCheck(server: Server): Promise<string> {
+	const names = async (url: string) => {
+		const res = await fetch(url);
+		await res.arrayBuffer();
+		return [...res.headers.keys()].sort().join(", ");
+	};
+	const [app, floor] = await Promise.all([names(`${server.urls.app}/api`), names(server.urls["floor-hello-headers"])]);
+	return app === floor
+		? `hello + headers floor: the same header names as the app's GET /api (${app})`
+		: `hello + headers floor: header names DIFFER from the app's GET /api — app: ${app}; floor: ${floor}`;
 }
 
 async function normalMode(server: Server, secrets: Secrets): Promise<Outcome> {
@@ -132,26 +165,31 @@ async function normalMode(server: Server, secrets: Secrets): Promise<Outcome> {
 	);
 	const endpoints = async (): Promise<Endpoint[]> => {
 		const { token } = await signIn(server.urls.app, first.email);
-		return [
-			...signInEndpoints(accounts),
-			{ name: "GET /sign/check", worker: "app", method: "GET", path: "/sign/check", headers: bearer(token) },
-			{ name: "GET /api", worker: "app", method: "GET", path: "/api" },
-			{ name: "GET /api/users/me", worker: "app", method: "GET", path: "/api/users/me", headers: bearer(token) },
-			{ name: "GET /user/profile", worker: "app", method: "GET", path: "/user/profile", headers: bearer(token) },
-			{ name: "GET /api/modules", worker: "app", method: "GET", path: "/api/modules" },
-			{ name: "GET /sign/refresh", worker: "app", method: "GET", path: "/sign/refresh", refresh: pool },
-			{ name: "floor: hello (Hono)", worker: "floor-hello", method: "GET", path: "/" },
-			{ name: "floor: PBKDF2 100k", worker: "floor-pbkdf2", method: "GET", path: "/" },
-			{ name: "floor: JWT verify", worker: "floor-jwt", method: "GET", path: "/", headers: bearer(token) },
-			{ name: "floor: D1 PK read", worker: "floor-d1", method: "GET", path: `/?id=${first.id}` },
-		];
+		// Each floor runs right after the endpoints compared with it: the machine's drift between the two stays small.
+		const floors: Record<string, Endpoint | Endpoint[]> = {
+			"POST /api/auth": { name: "floor: PBKDF2 100k", worker: "floor-pbkdf2", method: "GET", path: "/" },
+			"GET /sign/check": {
+				name: "floor: JWT verify",
+				worker: "floor-jwt",
+				method: "GET",
+				path: "/",
+				headers: bearer(token),
+			},
+			"GET /api/modules": [
+				{ name: "floor: hello (Hono)", worker: "floor-hello", method: "GET", path: "/" },
+				{ name: "floor: hello + headers", worker: "floor-hello-headers", method: "GET", path: "/" },
+			],
+			"GET /user/profile": { name: "floor: D1 PK read", worker: "floor-d1", method: "GET", path: `/?id=${first.id}` },
+		};
+		return appEndpoints(accounts, token, pool).flatMap((e) => [e, ...[floors[e.name] ?? []].flat()]);
 	};
+	notes.push(await headerFloorCheck(server));
 	const results = await measure(server, endpoints, refreshTopUp(server, pool, accounts));
 	notes.push(`GET /sign/refresh: ${pool.answersWithoutCookie} 2xx answers without a rotated cookie (grace answers)`);
 	const m = (name: string) => results[name]?.median;
 	const cpuNote = "unavailable" in server.cpu ? server.cpu.unavailable : undefined;
-	const cpuRatio = (a: string, b: string) => ratio(m(a)?.cpuMsPerRequest, m(b)?.cpuMsPerRequest);
-	const rpsRatio = (a: string, b: string) => ratio(m(a)?.reqPerSec, m(b)?.reqPerSec);
+	const cpuRatio = (a: string, b: string) => pairedRatio(results[a], results[b], (s) => s.cpuMsPerRequest);
+	const rpsRatio = (a: string, b: string) => pairedRatio(results[a], results[b], (s) => s.reqPerSec);
 	const bundle = measureBundle(root, join(work, "deploy"));
 	const targets = [
 		target(
@@ -214,6 +252,10 @@ async function normalMode(server: Server, secrets: Secrets): Promise<Outcome> {
 		`bundle: ${bundle.gzipKiB === null ? `not measured (${bundle.error})` : `${bundle.gzipKiB.toFixed(1)} KiB gzip, ${bundle.rawKiB?.toFixed(1)} KiB raw`}${bundle.wranglerLine ? ` (wrangler: ${bundle.wranglerLine})` : ""}`,
 		"",
 		targetLines(targets),
+		...["GET /api", "GET /api/modules"].map(
+			(name) =>
+				`info  ${name} req/s ÷ hello + headers floor: ${rpsRatio(name, "floor: hello + headers")?.toFixed(3) ?? "n/a"} (the bare hello answering with this API's response headers, as constants)`,
+		),
 	].join("\n");
 	return { results, targets, printed, bundle };
 }
@@ -370,18 +412,113 @@ async function scaleMode(server: Server): Promise<Outcome> {
 	return { results: phases, targets, printed };
 }
 
+/**
+ * --profile: the app endpoints of the normal mode and the hello floor (a bare Hono app, to compare GET /api with),
+ * each run under the V8 profiler of its Worker; prints where each one's CPU goes and writes the profiles.
+ */
+async function profileMode(server: Server, scripts: Record<WorkerName, string>): Promise<Outcome> {
+	const db = await server.db();
+	const accounts = await registerAccounts(server.urls.app, db, options.connections);
+	const first = accounts[0] as Account;
+	const pool = new RefreshPool();
+	const dir = join(dirname(resolve(root, options.out)), "profiles");
+	mkdirSync(dir, { recursive: true });
+	const runs: Record<string, { worker: WorkerName; profiles: CpuProfile[]; samples: Sample[]; files: string[] }> = {};
+	const endpoints = async (): Promise<Endpoint[]> => {
+		const { token } = await signIn(server.urls.app, first.email);
+		return [
+			...appEndpoints(accounts, token, pool),
+			{ name: "floor: hello (Hono)", worker: "floor-hello", method: "GET", path: "/" },
+			{ name: "floor: hello + headers", worker: "floor-hello-headers", method: "GET", path: "/" },
+			{ name: "floor: PBKDF2 100k", worker: "floor-pbkdf2", method: "GET", path: "/" },
+			{ name: "floor: JWT verify", worker: "floor-jwt", method: "GET", path: "/", headers: bearer(token) },
+			{ name: "floor: D1 PK read", worker: "floor-d1", method: "GET", path: `/?id=${first.id}` },
+		];
+	};
+	const profiled: Run = async (endpoint, load, round) => {
+		const { sample, profile } = await profileLoad(server, endpoint, load);
+		const slug = endpoint.name
+			.toLowerCase()
+			.replace(/[^a-z0-9]+/g, "-")
+			.replace(/^-|-$/g, "");
+		const file = join(dir, `${slug}${round > 1 ? `-round-${round}` : ""}.cpuprofile`);
+		writeFileSync(file, JSON.stringify(profile));
+		const run = runs[endpoint.name] ?? { worker: endpoint.worker, profiles: [], samples: [], files: [] };
+		run.profiles.push(profile);
+		run.samples.push(sample);
+		run.files.push(file);
+		runs[endpoint.name] = run;
+		return sample;
+	};
+	const results = await measure(server, endpoints, refreshTopUp(server, pool, accounts), profiled);
+	const profiles: NonNullable<Outcome["profiles"]> = {};
+	const texts: string[] = [];
+	for (const [name, run] of Object.entries(runs)) {
+		const requests = run.samples.reduce((n, s) => n + s.serverRequests, 0);
+		const analysis = analyze(run.profiles, new ModuleMap(scripts[run.worker]), requests);
+		profiles[name] = { files: run.files.map((f) => relative(root, f)), analysis };
+		texts.push(analysisText(name, analysis, results[name]?.median as Sample));
+	}
+	notes.push(
+		"profile: V8's sampling profiler on the endpoint's Worker isolate (workerd's inspector; one sample per 100 µs asked, each header gives the median interval obtained). V8 samples the isolate only while it runs JS or its own native calls: time = samples × the median interval; idle samples are left out. The isolate's time is a part of the workerd process CPU printed beside it: the rest is workerd's HTTP and I/O, the kernel, and locally D1's own Worker (SQLite)",
+		"profile: a native function ([native]) bears the name V8 found for its C++ callback, which may be another method's (e.g. `set tracing` where the JS calls no such setter: workerd's callbacks look shared between methods): trust its JS caller more than its name",
+		`profile: the .cpuprofile files (${relative(root, dir)}/) open in Chrome DevTools (Performance → Load profile)`,
+	);
+	// The isolate's own CPU per request (what a deployed Worker is billed for: D1's SQLite and, in production, the
+	// limiter object run elsewhere), endpoint over floor.
+	const isolateUs = (name: string) => {
+		const a = profiles[name]?.analysis;
+		return a && a.requests > 0 ? (a.busyMs * 1000) / a.requests : null;
+	};
+	const pairs: [string, string][] = [
+		["POST /sign/login", "floor: PBKDF2 100k"],
+		["POST /api/auth", "floor: PBKDF2 100k"],
+		["GET /sign/check", "floor: JWT verify"],
+		["GET /api", "floor: hello (Hono)"],
+		["GET /api", "floor: hello + headers"],
+		["GET /api/modules", "floor: hello (Hono)"],
+		["GET /api/modules", "floor: hello + headers"],
+		["GET /api/users/me", "floor: D1 PK read"],
+		["GET /user/profile", "floor: D1 PK read"],
+	];
+	const isolateLines = pairs
+		.filter(([a, b]) => isolateUs(a) !== null && isolateUs(b) !== null)
+		.map(
+			([a, b]) =>
+				`info  ${a} isolate CPU/req ÷ ${b}'s: ${ratio(isolateUs(a), isolateUs(b))?.toFixed(3)} (${isolateUs(a)?.toFixed(0)} ÷ ${isolateUs(b)?.toFixed(0)} µs)`,
+		);
+	const rows = Object.entries(results).map(([name, r]) => [name, r.median] as [string, Sample]);
+	const printed = [
+		table(rows, NORMAL_COLUMNS),
+		`${LEGEND}; all under the profiler, which slows the Worker`,
+		"",
+		...texts,
+		"",
+		...isolateLines,
+	].join("\n");
+	return { results, targets: [], printed, profiles };
+}
+
 async function main(): Promise<number> {
 	const started = Date.now();
 	log(
 		`mode ${options.mode}; ${options.rounds} round(s) × ${options.durationS} s per endpoint, ${options.connections} connections; work dir ${work}`,
 	);
-	const scripts = await buildWorkers(root, join(work, "build"));
+	// Profiles need the unminified build: function names and esbuild's `// <module>` comments.
+	const scripts = await buildWorkers(root, join(work, "build"), { readable: options.mode === "profile" });
 	const secrets = await makeSecrets();
 	const delays =
 		options.mode === "far"
 			? { primaryMs: options.primaryMs, replicaMs: options.replicaMs, doMs: options.doMs }
 			: { primaryMs: 0, replicaMs: 0, doMs: 0 };
-	const server = await startServer({ root, state: join(work, "state"), scripts, secrets, delays });
+	const server = await startServer({
+		root,
+		state: join(work, "state"),
+		scripts,
+		secrets,
+		delays,
+		inspector: options.mode === "profile",
+	});
 	try {
 		const hello = await fetch(`${server.urls.app}/api`);
 		if (!hello.ok) throw new Error(`GET /api answered ${hello.status}: ${await hello.text()}\n${server.logTail()}`);
@@ -392,7 +529,9 @@ async function main(): Promise<number> {
 				? await farMode(server)
 				: options.mode === "scale"
 					? await scaleMode(server)
-					: await normalMode(server, secrets);
+					: options.mode === "profile"
+						? await profileMode(server, scripts)
+						: await normalMode(server, secrets);
 		const flat: Record<string, Measured> =
 			options.mode === "scale"
 				? Object.fromEntries(
@@ -427,6 +566,7 @@ async function main(): Promise<number> {
 			results: outcome.results,
 			targets: outcome.targets,
 			bundle: outcome.bundle ?? null,
+			...(outcome.profiles ? { profiles: outcome.profiles } : {}),
 			failedRequests: failed,
 			valid: failed.length === 0,
 			notes,

@@ -5,18 +5,31 @@
  */
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
+import { unstable_readConfig } from "wrangler";
 
-export const FLOORS = ["floor-hello", "floor-pbkdf2", "floor-jwt", "floor-d1"] as const;
+export const FLOORS = ["floor-hello", "floor-hello-headers", "floor-pbkdf2", "floor-jwt", "floor-d1"] as const;
 export type WorkerName = "app" | (typeof FLOORS)[number];
 
-/** Bundles each bench Worker to `<outdir>/<name>.js`. */
-export async function buildWorkers(root: string, outdir: string): Promise<Record<WorkerName, string>> {
+/**
+ * Bundles each bench Worker to `<outdir>/<name>.js` as `wrangler deploy` bundles the production Worker: with
+ * wrangler.toml's top-level `minify`, `keep_names` (wrangler's default: true) and `[alias]`. The profile mode asks
+ * for it unminified (`readable`), so that its frames name the source's functions.
+ */
+export async function buildWorkers(
+	root: string,
+	outdir: string,
+	{ readable = false }: { readable?: boolean } = {},
+): Promise<Record<WorkerName, string>> {
 	const source = join(root, "src", "scripts", "bench", "worker");
 	const names: WorkerName[] = ["app", ...FLOORS];
+	const config = unstable_readConfig({ config: join(root, "wrangler.toml") });
 	await build({
+		minify: readable ? false : (config.minify ?? false),
+		keepNames: config.keep_names ?? true,
+		plugins: [wranglerAliases(root, config.alias ?? {})],
 		entryPoints: Object.fromEntries(names.map((name) => [name, join(source, `${name}.ts`)])),
 		outdir,
 		bundle: true,
@@ -29,6 +42,22 @@ export async function buildWorkers(root: string, outdir: string): Promise<Record
 		logLevel: "error",
 	});
 	return Object.fromEntries(names.map((name) => [name, join(outdir, `${name}.js`)])) as Record<WorkerName, string>;
+}
+
+/**
+ * wrangler.toml's top-level `[alias]` table, applied the way wrangler applies it: an import whose specifier equals a
+ * key (relative ones included) resolves to the value, from the project root.
+ */
+function wranglerAliases(root: string, alias: Record<string, string>): Plugin {
+	return {
+		name: "wrangler-aliases",
+		setup(build) {
+			for (const [from, to] of Object.entries(alias)) {
+				const filter = new RegExp(`^${from.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+				build.onResolve({ filter }, () => ({ path: resolve(root, to) }));
+			}
+		},
+	};
 }
 
 export interface BundleSize {

@@ -1,7 +1,10 @@
-/** The bench's command line: `npm run bench -- [--far | --scale] [--rounds N] [--duration S] …`, with defaults per mode. */
+/**
+ * The bench's command line: `npm run bench -- [--far | --scale | --profile] [--rounds N] [--duration S] …`, with
+ * defaults per mode.
+ */
 import { parseArgs } from "node:util";
 
-type Mode = "normal" | "far" | "scale";
+type Mode = "normal" | "far" | "scale" | "profile";
 
 export interface Options {
 	mode: Mode;
@@ -18,6 +21,8 @@ export interface Options {
 	/** --scale: the two user counts compared. */
 	smallUsers: number;
 	largeUsers: number;
+	/** Load only the endpoints whose name contains one of these (e.g. ["/api", "hello"]), or all of them. */
+	only: string[] | null;
 	strict: boolean;
 	out: string;
 }
@@ -26,8 +31,11 @@ const HELP = `npm run bench -- [options]
   (default)          throughput, latency, CPU and D1 round trips of each endpoint against floor Workers
   --far              a far-away user: D1 and rate-limiter calls delayed; latency and primary round trips
   --scale            sign-in and lookups at --large-users vs --small-users seeded users
-  --rounds N         rounds over all endpoints (default 3; --far 1: its counts do not vary)
-  --duration S       seconds of load per endpoint per round (default 5)
+  --profile          a V8 CPU profile of the Worker per endpoint: where its CPU goes (by function and module),
+                     written to profiles/<endpoint>.cpuprofile beside --out (Chrome DevTools loads them)
+  --only TEXT[,TEXT] load only the endpoints whose name contains a TEXT (e.g. --only /api, --only "GET /api,hello")
+  --rounds N         rounds over all endpoints (default 5; --scale 3; --far and --profile 1)
+  --duration S       seconds of load per endpoint per round (default 3; other modes 5)
   --connections N    connections of the load generator (default 16; --far 2)
   --primary-ms N     --far: delay per D1 round trip to the primary (default 150)
   --replica-ms N     --far: delay per D1 round trip to a replica (default 20)
@@ -43,6 +51,8 @@ export function parseOptions(argv: string[]): Options {
 		options: {
 			far: { type: "boolean", default: false },
 			scale: { type: "boolean", default: false },
+			profile: { type: "boolean", default: false },
+			only: { type: "string" },
 			rounds: { type: "string" },
 			duration: { type: "string" },
 			connections: { type: "string" },
@@ -60,8 +70,9 @@ export function parseOptions(argv: string[]): Options {
 		console.log(HELP);
 		process.exit(0);
 	}
-	if (values.far && values.scale) throw new Error("--far and --scale are separate runs: choose one");
-	const mode: Mode = values.far ? "far" : values.scale ? "scale" : "normal";
+	const modes = [values.far && "--far", values.scale && "--scale", values.profile && "--profile"].filter(Boolean);
+	if (modes.length > 1) throw new Error(`${modes.join(" and ")} are separate runs: choose one`);
+	const mode: Mode = values.far ? "far" : values.scale ? "scale" : values.profile ? "profile" : "normal";
 	const number = (name: string, raw: string | undefined, fallback: number, min = 1) => {
 		if (raw === undefined) return fallback;
 		const value = Number(raw);
@@ -73,14 +84,16 @@ export function parseOptions(argv: string[]): Options {
 	if (largeUsers <= smallUsers) throw new Error("--large-users must be above --small-users");
 	return {
 		mode,
-		rounds: Math.trunc(number("rounds", values.rounds, mode === "far" ? 1 : 3)),
-		durationS: number("duration", values.duration, 5),
+		// The default mode's ratios are judged round by round (pairedRatio): more, shorter rounds steady their median.
+		rounds: Math.trunc(number("rounds", values.rounds, mode === "normal" ? 5 : mode === "scale" ? 3 : 1)),
+		durationS: number("duration", values.duration, mode === "normal" ? 3 : 5),
 		connections: Math.trunc(number("connections", values.connections, mode === "far" ? 2 : 16)),
 		primaryMs: number("primary-ms", values["primary-ms"], 150, 0),
 		replicaMs: number("replica-ms", values["replica-ms"], 20, 0),
 		doMs: number("do-ms", values["do-ms"], 150, 0),
 		smallUsers,
 		largeUsers,
+		only: values.only ? values.only.split(",").filter(Boolean) : null,
 		strict: values.strict,
 		out: values.out ?? "bench-results/latest.json",
 	};

@@ -79,6 +79,25 @@ export function target(
 export const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
 	a === null || a === undefined || b === null || b === undefined || b === 0 ? null : a / b;
 
+/**
+ * An endpoint's figure over its floor's, round by round (the two ran minutes apart at most, adjacent in each round),
+ * then the median of those ratios: steadier than the ratio of the two medians when the machine's speed drifts.
+ */
+export function pairedRatio(
+	a: Measured | undefined,
+	b: Measured | undefined,
+	pick: (s: Sample) => number | null,
+): number | null {
+	if (!a || !b) return null;
+	const ratios = a.rounds
+		.map((sample, i) => ratio(pick(sample), b.rounds[i] ? pick(b.rounds[i]) : null))
+		.filter((r): r is number => r !== null)
+		.sort((x, y) => x - y);
+	if (ratios.length === 0) return null;
+	const mid = Math.floor(ratios.length / 2);
+	return ratios.length % 2 ? (ratios[mid] as number) : ((ratios[mid - 1] as number) + (ratios[mid] as number)) / 2;
+}
+
 const fmt = (v: number | null, digits = 1) => (v === null ? "n/a" : v.toFixed(digits));
 
 export type Column = [header: string, width: number, cell: (m: Sample) => string];

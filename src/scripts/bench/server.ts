@@ -1,7 +1,7 @@
 /**
  * Runs the bench Workers on workerd through Miniflare's API, each on a direct socket (no wrangler dev proxy, no
  * Miniflare entry worker), on a fresh persistence directory with the D1 migrations applied; finds the workerd
- * process and reads its CPU time.
+ * process and reads its CPU time; opens workerd's V8 inspector when asked (--profile).
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -42,6 +42,8 @@ export interface Server {
 	urls: Record<WorkerName, string>;
 	/** The workerd process, or why it cannot be read. */
 	cpu: { pid: number } | { unavailable: string };
+	/** workerd's own inspector (ws://127.0.0.1:<port>, one target per Worker), when started with `inspector`. */
+	inspector: URL | null;
 	db(): Promise<D1Like>;
 	logTail(): string;
 	dispose(): Promise<void>;
@@ -63,6 +65,8 @@ export async function startServer(opts: {
 	scripts: Record<WorkerName, string>;
 	secrets: Secrets;
 	delays: Delays;
+	/** Open workerd's inspector on a free port (only --profile: nothing else should pay for it). */
+	inspector?: boolean;
 }): Promise<Server> {
 	const config = unstable_getMiniflareWorkerOptions(join(opts.root, "wrangler.toml"), "development")
 		.workerOptions as V4WorkerOptions;
@@ -82,6 +86,8 @@ export async function startServer(opts: {
 	const mf = new Miniflare(
 		convertV4MiniflareOptions({
 			resourcePersistencePath: opts.state,
+			// Port 0: workerd picks a free one; no Miniflare inspector proxy, the bench talks to workerd's directly.
+			...(opts.inspector ? { inspectorPort: 0 } : {}),
 			handleStructuredLogs: ({ level, message }) => {
 				log.push(`${level}: ${message}`);
 				if (log.length > 50) log.shift();
@@ -126,6 +132,7 @@ export async function startServer(opts: {
 		mf,
 		urls,
 		cpu: findWorkerd(),
+		inspector: opts.inspector ? await mf.getInspectorURL() : null,
 		db,
 		logTail: () => log.join("\n"),
 		dispose: () => mf.dispose(),

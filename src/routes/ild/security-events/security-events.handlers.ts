@@ -20,15 +20,15 @@ function toWire(page: SecurityEventPage, viewerId?: number) {
 }
 
 export const listOwn: RouteHandler<typeof routes.listOwn, AuthEnv> = async (c) => {
-	const page = await listUserSecurityEvents(c.var.deps, c.var.auth.userId, paging(c.req.valid("query")));
+	const page = await listUserSecurityEvents(c.get("deps"), c.get("auth").userId, paging(c.req.valid("query")));
 	// A valid token whose user is gone is no credential.
 	if (!page) throw new ApiError(401, ILD.invalidOrExpiredToken);
-	return c.json(toWire(page, c.var.auth.userId), 200);
+	return c.json(toWire(page, c.get("auth").userId), 200);
 };
 
 export const listForUser: RouteHandler<typeof routes.listForUser, AuthEnv> = async (c) => {
 	const query = c.req.valid("query");
-	const page = await listUserSecurityEvents(c.var.deps, Number(c.req.valid("param").userId), {
+	const page = await listUserSecurityEvents(c.get("deps"), Number(c.req.valid("param").userId), {
 		...paging(query),
 		type: query.type,
 	});
@@ -38,7 +38,7 @@ export const listForUser: RouteHandler<typeof routes.listForUser, AuthEnv> = asy
 
 export const listAll: RouteHandler<typeof routes.listAll, AuthEnv> = async (c) => {
 	const query = c.req.valid("query");
-	const page = await listSecurityEvents(c.var.deps, {
+	const page = await listSecurityEvents(c.get("deps"), {
 		...paging(query),
 		type: query.type,
 		since: query.since === undefined ? undefined : Date.parse(query.since),

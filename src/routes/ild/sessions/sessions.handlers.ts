@@ -8,8 +8,8 @@ import { toIldSession } from "../presenters.ts";
 import type * as routes from "./sessions.routes.ts";
 
 export const listOwn: RouteHandler<typeof routes.listOwn, AuthEnv> = async (c) => {
-	const { userId, sessionId } = c.var.auth;
-	const sessions = await listLiveSessions(c.var.deps, userId);
+	const { userId, sessionId } = c.get("auth");
+	const sessions = await listLiveSessions(c.get("deps"), userId);
 	if (!sessions) throw new ApiError(401, ILD.invalidOrExpiredToken);
 	return c.json(
 		sessions.map((s) => toIldSession(s, sessionId)),
@@ -18,23 +18,23 @@ export const listOwn: RouteHandler<typeof routes.listOwn, AuthEnv> = async (c) =
 };
 
 export const revokeOne: RouteHandler<typeof routes.revokeOne, AuthEnv> = async (c) => {
-	const { userId } = c.var.auth;
+	const { userId } = c.get("auth");
 	const { sessionId } = c.req.valid("param");
-	if ((await revokeSessions(c.var.deps, userId, { sessionId }, self(userId))) === 0)
+	if ((await revokeSessions(c.get("deps"), userId, { sessionId }, self(userId))) === 0)
 		throw new ApiError(404, ILD.sessionNotFound);
 	return c.body(null, 204);
 };
 
 export const revokeOthers: RouteHandler<typeof routes.revokeOthers, AuthEnv> = async (c) => {
-	const { userId, sessionId } = c.var.auth;
+	const { userId, sessionId } = c.get("auth");
 	return c.json(
-		{ revoked: await revokeSessions(c.var.deps, userId, { exceptSessionId: sessionId }, self(userId)) },
+		{ revoked: await revokeSessions(c.get("deps"), userId, { exceptSessionId: sessionId }, self(userId)) },
 		200,
 	);
 };
 
 export const listForUser: RouteHandler<typeof routes.listForUser, AuthEnv> = async (c) => {
-	const sessions = await listLiveSessions(c.var.deps, Number(c.req.valid("param").userId));
+	const sessions = await listLiveSessions(c.get("deps"), Number(c.req.valid("param").userId));
 	if (!sessions) throw new ApiError(404, ILD.userNotFound);
 	return c.json(
 		sessions.map((s) => toIldSession(s)),
@@ -45,7 +45,7 @@ export const listForUser: RouteHandler<typeof routes.listForUser, AuthEnv> = asy
 export const revokeForUser: RouteHandler<typeof routes.revokeForUser, AuthEnv> = async (c) => {
 	const userId = Number(c.req.valid("param").userId);
 	// The existence check rides along: listing is one round trip, and an unknown user must be 404, not 0.
-	if (!(await listLiveSessions(c.var.deps, userId))) throw new ApiError(404, ILD.userNotFound);
-	const revoked = await revokeSessions(c.var.deps, userId, "all", { type: "admin", id: c.var.auth.userId });
+	if (!(await listLiveSessions(c.get("deps"), userId))) throw new ApiError(404, ILD.userNotFound);
+	const revoked = await revokeSessions(c.get("deps"), userId, "all", { type: "admin", id: c.get("auth").userId });
 	return c.json({ revoked }, 200);
 };

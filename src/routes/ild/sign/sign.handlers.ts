@@ -28,12 +28,12 @@ export const login: RouteHandler<typeof routes.login, AppEnv> = async (c) => {
 };
 
 export const register: RouteHandler<typeof routes.register, AppEnv> = async (c) => {
-	const user = await auth.register(c.var.deps, c.req.valid("json"));
+	const user = await auth.register(c.get("deps"), c.req.valid("json"));
 	return c.json(toIldUser(user), 201);
 };
 
 export const check: RouteHandler<typeof routes.check, AuthEnv> = (c) => {
-	const { userId, roles, expiresAt } = c.var.auth;
+	const { userId, roles, expiresAt } = c.get("auth");
 	noStore(c);
 	return c.json({ authenticated: true as const, userId, roles, expiresAt: iso(expiresAt * 1000) }, 200);
 };
@@ -44,8 +44,8 @@ export const refresh: RouteHandler<typeof routes.refresh, AppEnv> = async (c) =>
 };
 
 export const logout: RouteHandler<typeof routes.logout, OptionalAuthEnv> = async (c) => {
-	const sessionId = c.var.auth?.sessionId;
-	const signedOut = await auth.logout(c.var.deps, { sessionId, refreshToken: readRefreshCookie(c) });
+	const sessionId = c.get("auth")?.sessionId;
+	const signedOut = await auth.logout(c.get("deps"), { sessionId, refreshToken: readRefreshCookie(c) });
 	noStore(c);
 	// A valid token whose session already ended is refused like on every Bearer route (revoked means revoked),
 	// and the cookie — possibly another, live session's — is left alone.
@@ -56,25 +56,25 @@ export const logout: RouteHandler<typeof routes.logout, OptionalAuthEnv> = async
 };
 
 export const verify: RouteHandler<typeof routes.verify, AppEnv> = async (c) => {
-	if (!(await auth.verifyEmail(c.var.deps, c.req.valid("json").token)))
+	if (!(await auth.verifyEmail(c.get("deps"), c.req.valid("json").token)))
 		throw new ApiError(400, ILD.invalidOrExpiredToken);
 	return c.json({ message: ILD.emailVerified }, 200);
 };
 
 export const requestReset: RouteHandler<typeof routes.requestReset, AppEnv> = async (c) => {
-	await auth.requestPasswordReset(c.var.deps, c.req.valid("json").email, clientIp(c.req.raw.headers));
+	await auth.requestPasswordReset(c.get("deps"), c.req.valid("json").email, clientIp(c.req.raw.headers));
 	return c.json({ message: ILD.resetRequested }, 200);
 };
 
 export const completeReset: RouteHandler<typeof routes.completeReset, AppEnv> = async (c) => {
 	const { token } = c.req.valid("param");
 	const { password } = c.req.valid("json");
-	if ((await auth.resetPassword(c.var.deps, token, password)) !== "ok")
+	if ((await auth.resetPassword(c.get("deps"), token, password)) !== "ok")
 		throw new ApiError(400, ILD.invalidOrExpiredToken);
 	return c.json({ message: ILD.passwordChanged }, 200);
 };
 
 export const notMe: RouteHandler<typeof routes.notMe, AppEnv> = async (c) => {
-	if (!(await auth.notMe(c.var.deps, c.req.valid("json").token))) throw new ApiError(400, ILD.invalidOrExpiredToken);
+	if (!(await auth.notMe(c.get("deps"), c.req.valid("json").token))) throw new ApiError(400, ILD.invalidOrExpiredToken);
 	return c.json({}, 200);
 };

@@ -23,13 +23,13 @@ import type * as routes from "./user.routes.ts";
 const NO_SUCH_USER = ILD.invalidOrExpiredToken;
 
 export const ownProfile: RouteHandler<typeof routes.ownProfile, AuthEnv> = async (c) => {
-	const user = await findUserById(c.var.deps, c.var.auth.userId);
+	const user = await findUserById(c.get("deps"), c.get("auth").userId);
 	if (!user) throw new ApiError(401, NO_SUCH_USER);
 	return c.json(toIldUser(user), 200);
 };
 
 export const changePassword: RouteHandler<typeof routes.changePassword, AuthEnv> = async (c) => {
-	const changed = await changeUserPassword(c.var.deps, c.var.auth, c.req.valid("json"));
+	const changed = await changeUserPassword(c.get("deps"), c.get("auth"), c.req.valid("json"));
 	if (!changed.ok) throw new ApiError(401, NO_SUCH_USER);
 	return c.json({ message: ILD.passwordChanged }, 200);
 };
@@ -54,7 +54,7 @@ export const updateProfile: RouteHandler<typeof routes.updateProfile, AuthEnv> =
 		throw new ApiError(400, ILD.nothingToUpdateProfile);
 	}
 	const image = profileImage ? await acceptImage(profileImage) : undefined;
-	const user = await update(c.var.deps, c.var.auth.userId, changes, image);
+	const user = await update(c.get("deps"), c.get("auth").userId, changes, image);
 	if (!user) throw new ApiError(401, NO_SUCH_USER);
 	return c.json(toIldUser(user), 200);
 };
@@ -62,14 +62,14 @@ export const updateProfile: RouteHandler<typeof routes.updateProfile, AuthEnv> =
 export const publicProfile: RouteHandler<typeof routes.publicProfile, AppEnv> = async (c) => {
 	const { userId } = c.req.valid("param");
 	const id = parseId(userId);
-	const profile = id === null ? null : await findPublicProfile(c.var.deps, id);
+	const profile = id === null ? null : await findPublicProfile(c.get("deps"), id);
 	if (!profile) throw new ApiError(404, ILD.userNotFound);
 	return c.json(profile, 200);
 };
 
 export const streamImage: RouteHandler<typeof routes.streamImage, AuthEnv> = async (c) => {
 	const { key } = c.req.valid("param");
-	const object = await findImage(c.var.deps, key);
+	const object = await findImage(c.get("deps"), key);
 	if (!object) throw new ApiError(404, ILD.imageNotFound);
 	const headers = new Headers();
 	object.writeHttpMetadata(headers);
@@ -91,7 +91,7 @@ export const streamImage: RouteHandler<typeof routes.streamImage, AuthEnv> = asy
 };
 
 export const completeTutorial: RouteHandler<typeof routes.completeTutorial, AuthEnv> = async (c) => {
-	const user = await complete(c.var.deps, c.var.auth.userId);
+	const user = await complete(c.get("deps"), c.get("auth").userId);
 	if (!user) throw new ApiError(401, NO_SUCH_USER);
 	return c.json(toIldUser(user), 200);
 };
@@ -99,7 +99,7 @@ export const completeTutorial: RouteHandler<typeof routes.completeTutorial, Auth
 export const joinCommunity: RouteHandler<typeof routes.joinCommunity, AuthEnv> = async (c) => {
 	const { communityId } = c.req.valid("param");
 	const id = parseId(communityId);
-	const user = id === null ? null : await join(c.var.deps, c.var.auth.userId, id);
+	const user = id === null ? null : await join(c.get("deps"), c.get("auth").userId, id);
 	if (!user) throw new ApiError(404, ILD.communityNotFound);
 	return c.json(toIldUser(user), 200);
 };

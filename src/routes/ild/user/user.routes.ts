@@ -48,7 +48,7 @@ export const changePassword = defineRoute({
 });
 
 // After authentication and parsing (a file part must be seen to count): one hit per upload, per user.
-const uploadsPerUser = rateLimit<AuthEnv>("uploadUser", (c) => `user:${c.var.auth.userId}`);
+const uploadsPerUser = rateLimit<AuthEnv>("uploadUser", (c) => `user:${c.get("auth").userId}`);
 const uploadLimit = createMiddleware<AuthEnv>(async (c, next) =>
 	(await carriesFile(c)) ? uploadsPerUser(c, next) : next(),
 );

@@ -8,15 +8,15 @@ import type * as routes from "./integration-keys.routes.ts";
 
 export const create: RouteHandler<typeof routes.create, AuthEnv> = async (c) => {
 	const { name, owner_user_id: ownerUserId, scope } = c.req.valid("json");
-	const created = await createIntegrationKey(c.var.deps, { name, ownerUserId, scope }, c.var.auth.userId);
+	const created = await createIntegrationKey(c.get("deps"), { name, ownerUserId, scope }, c.get("auth").userId);
 	return c.json(toKc7CreatedIntegrationKey(created), 201);
 };
 
 export const list: RouteHandler<typeof routes.list, AuthEnv> = async (c) =>
-	c.json((await listIntegrationKeys(c.var.deps)).map(toKc7IntegrationKey), 200);
+	c.json((await listIntegrationKeys(c.get("deps"))).map(toKc7IntegrationKey), 200);
 
 export const revoke: RouteHandler<typeof routes.revoke, AuthEnv> = async (c) => {
-	if (!(await revokeIntegrationKey(c.var.deps, Number(c.req.valid("param").id), c.var.auth.userId))) {
+	if (!(await revokeIntegrationKey(c.get("deps"), Number(c.req.valid("param").id), c.get("auth").userId))) {
 		throw new ApiError(404, KC7.integrationKeyNotFound);
 	}
 	return c.body(null, 204);

@@ -14,12 +14,12 @@ export const create: RouteHandler<typeof routes.create, PartnerEnv> = async (c) 
 	const userId = Number(c.req.valid("param").user_id);
 	const { next } = c.req.valid("json");
 	// Refused here, not silently replaced at redemption: the partner learns its link would not go where it meant.
-	if (next !== undefined && !allowedRedirect(c.var.config, next)) {
+	if (next !== undefined && !allowedRedirect(c.get("config"), next)) {
 		throw new ApiError(400, KC7.nextNotAllowed, { issues: [{ path: "next", message: KC7.nextNotAllowed }] });
 	}
-	const result = await createLoginLink(c.var.deps, {
-		caller: c.var.auth,
-		key: c.var.integrationKey,
+	const result = await createLoginLink(c.get("deps"), {
+		caller: c.get("auth"),
+		key: c.get("integrationKey"),
 		targetUserId: userId,
 		next,
 	});
@@ -30,7 +30,7 @@ export const create: RouteHandler<typeof routes.create, PartnerEnv> = async (c) 
 };
 
 async function redeem<E extends AppEnv>(c: Context<E>, token: string | undefined) {
-	const result = token ? await redeemLoginToken(c.var.deps, token) : null;
+	const result = token ? await redeemLoginToken(c.get("deps"), token) : null;
 	if (!result?.ok) throw new ApiError(401, KC7.invalidToken);
 	startSession(c, result.signedIn);
 	return result.signedIn;
@@ -40,7 +40,7 @@ async function redeem<E extends AppEnv>(c: Context<E>, token: string | undefined
 export const magicLink: RouteHandler<typeof routes.magicLink, AppEnv> = async (c) => {
 	const { token, next } = c.req.valid("query");
 	await redeem(c, token);
-	return c.redirect(safeRedirect(c.var.config, next), 302);
+	return c.redirect(safeRedirect(c.get("config"), next), 302);
 };
 
 export const tokenLogin: RouteHandler<typeof routes.tokenLogin, AppEnv> = async (c) => {

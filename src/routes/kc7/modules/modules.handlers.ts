@@ -16,19 +16,19 @@ const NOT_FOUND: Record<"no-user" | "no-module" | "not-enrolled", string> = {
 
 export const list: RouteHandler<typeof routes.list, AppEnv> = async (c) => {
 	// While the catalog is cached the service hands out the same rows: body and ETag are built once for them.
-	const rows = await modules.listCoreModules(c.var.deps);
+	const rows = await modules.listCoreModules(c.get("deps"));
 	return cachedJsonResponse(c, rows, () => rows.map(toKc7Module), 300);
 };
 
 export const userModules: RouteHandler<typeof routes.userModules, AuthEnv> = async (c) => {
-	const progress = await modules.userModuleProgress(c.var.deps, Number(c.req.valid("param").user_id));
+	const progress = await modules.userModuleProgress(c.get("deps"), Number(c.req.valid("param").user_id));
 	if (!progress) throw new ApiError(404, KC7.userNotFound);
 	return c.json(progress.map(toKc7ModuleRow), 200);
 };
 
 export const userModule: RouteHandler<typeof routes.userModule, AuthEnv> = async (c) => {
 	const { user_id, module_id } = c.req.valid("param");
-	const result = await modules.oneModuleProgress(c.var.deps, Number(user_id), Number(module_id));
+	const result = await modules.oneModuleProgress(c.get("deps"), Number(user_id), Number(module_id));
 	if (result.kind !== "ok") throw new ApiError(404, NOT_FOUND[result.kind]);
 	return c.json(toKc7Progress(result.progress), 200);
 };
@@ -36,7 +36,7 @@ export const userModule: RouteHandler<typeof routes.userModule, AuthEnv> = async
 export const recordScore: RouteHandler<typeof routes.recordScore, AuthEnv> = async (c) => {
 	const { user_id, module_id } = c.req.valid("param");
 	const { score } = c.req.valid("json");
-	const result = await modules.recordScore(c.var.deps, Number(user_id), Number(module_id), score);
+	const result = await modules.recordScore(c.get("deps"), Number(user_id), Number(module_id), score);
 	if (result.kind === "out-of-range") {
 		const message = `Score must be between 0 and ${result.maxScore}`;
 		throw new ApiError(400, message, { issues: [{ path: "score", message }] });

@@ -92,7 +92,7 @@ export const create = defineRoute({
 	middleware: [
 		bearerAuth(),
 		requireRole(STAFF_ROLES, "Unauthorized"),
-		rateLimit<AuthEnv>("provisionCaller", (c) => `user:${c.var.auth.userId}`),
+		rateLimit<AuthEnv>("provisionCaller", (c) => `user:${c.get("auth").userId}`),
 		jsonBodyParser(),
 	],
 	request: jsonBody(z.strictObject({ email: EmailField, username: UsernameField })),
