@@ -108,17 +108,29 @@ export async function findUserByEmail({ db }: DbDeps, email: string): Promise<Us
 export type UserRef = { id: number } | { username: string } | { email: string };
 
 /** The identity columns alone (no roles, memberships or subscription): KC7's lookups. One round trip. */
-export async function findUserIdentity({ db }: DbDeps, ref: UserRef) {
-	const where =
-		"id" in ref
-			? eq(users.id, ref.id)
-			: "email" in ref
-				? eq(users.email, normalizeEmail(ref.email))
-				: usernameIs(ref.username);
-	return (
-		(await db.select({ id: users.id, username: users.username, email: users.email }).from(users).where(where).get()) ??
-		null
+const IDENTITY_COLUMNS = { id: users.id, username: users.username, email: users.email };
+type Identity = { id: number; username: string | null; email: string };
+const compiledIdentityRead = (where: (key: Placeholder) => SQL) =>
+	compiledSelect<Identity>(
+		() =>
+			new QueryBuilder()
+				.select(IDENTITY_COLUMNS)
+				.from(users)
+				.where(where(sql.placeholder("key"))),
+		Object.keys(IDENTITY_COLUMNS) as (keyof Identity)[],
 	);
+const identityById = compiledIdentityRead((key) => eq(users.id, key));
+const identityByEmail = compiledIdentityRead((key) => eq(users.email, key));
+const identityByUsername = compiledIdentityRead(usernameIs);
+
+export async function findUserIdentity({ db }: DbDeps, ref: UserRef): Promise<Identity | null> {
+	const identity =
+		"id" in ref
+			? await identityById(db, { key: ref.id })
+			: "email" in ref
+				? await identityByEmail(db, { key: normalizeEmail(ref.email) })
+				: await identityByUsername(db, { key: ref.username.trim() });
+	return identity ?? null;
 }
 
 export async function findUserByLogin(deps: DbDeps, identifier: string): Promise<UserRecord | null> {

@@ -4,7 +4,14 @@ import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client.ts";
 import { subscriptionPeriods, users } from "../../src/db/schema.ts";
 import { createCommunity, joinCommunity } from "../../src/services/communities.ts";
-import { findUserByEmail, findUserById, findUserByLogin, recordColumns, toRecord } from "../../src/services/users.ts";
+import {
+	findUserByEmail,
+	findUserById,
+	findUserByLogin,
+	findUserIdentity,
+	recordColumns,
+	toRecord,
+} from "../../src/services/users.ts";
 import { countingD1, db, serviceDeps } from "../helpers/d1.ts";
 import { createUser } from "../helpers/factories.ts";
 import { unique } from "../helpers/unique.ts";
@@ -44,6 +51,23 @@ describe("the user-record reads rendered once per isolate (db/compiled-select.ts
 		expect(await findUserByEmail(deps, ` ${user.email.toUpperCase()} `)).toStrictEqual(expected);
 		expect(await findUserByLogin(deps, user.email)).toStrictEqual(expected);
 		expect(await findUserByLogin(deps, ` ${String(user.username).toUpperCase()} `)).toStrictEqual(expected);
+	});
+
+	it("the identity reads (KC7's lookups) equal Drizzle's select of the three columns", async () => {
+		const user = await createUser();
+		const deps = serviceDeps();
+		const expected = await db()
+			.select({ id: users.id, username: users.username, email: users.email })
+			.from(users)
+			.where(eq(users.id, user.id))
+			.get();
+		expect(expected).toStrictEqual({ id: user.id, username: user.username, email: user.email });
+		expect(await findUserIdentity(deps, { id: user.id })).toStrictEqual(expected);
+		expect(await findUserIdentity(deps, { email: ` ${user.email.toUpperCase()}` })).toStrictEqual(expected);
+		expect(await findUserIdentity(deps, { username: `${String(user.username).toUpperCase()} ` })).toStrictEqual(
+			expected,
+		);
+		expect(await findUserIdentity(deps, { id: 2_000_000_000 })).toBeNull();
 	});
 
 	it("equal Drizzle's for an account with nulls (no password, no username, no periods) and say null for no one", async () => {

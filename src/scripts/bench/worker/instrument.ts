@@ -25,9 +25,16 @@ const wait = (ms: number) => (ms > 0 ? new Promise<void>((resolve) => setTimeout
 const READ = /^\s*(?:--[^\n]*\n\s*)*(?:select|pragma|explain)\b/i;
 const WITH_READ = /^\s*with\b/i;
 const WRITE_WORD = /\b(?:insert|update|delete|replace)\b/i;
+// The app sends the same few dozen statements again and again: each is classified once (the instrument's own CPU
+// counts in the app's figures, so it stays small).
+const reads = new Map<string, boolean>();
 function isRead(sql: string): boolean {
-	if (READ.test(sql)) return true;
-	return WITH_READ.test(sql) && !WRITE_WORD.test(sql);
+	let read = reads.get(sql);
+	if (read === undefined) {
+		read = READ.test(sql) || (WITH_READ.test(sql) && !WRITE_WORD.test(sql));
+		if (reads.size < 10_000) reads.set(sql, read);
+	}
+	return read;
 }
 
 interface Route {
