@@ -81,7 +81,7 @@ export async function cachedJsonResponse<E extends AppEnv>(
 	let entry = serialized.get(source);
 	if (!entry) {
 		const text = JSON.stringify(present());
-		// Kept encoded: each answer then copies bytes instead of encoding the string again.
+		// Kept encoded and shared by every answer (workerd reads the buffer, it does not copy it): never mutate it.
 		const body = encoder.encode(text) as Uint8Array<ArrayBuffer>;
 		entry = { body, etag: `"${await sha256(text)}"`, cacheControl: `public, max-age=${maxAge}, s-maxage=${maxAge}` };
 		serialized.set(source, entry);
