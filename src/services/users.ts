@@ -1,5 +1,5 @@
 import { asc, count, eq, getTableColumns, or, type Placeholder, type SQL, type SQLWrapper, sql } from "drizzle-orm";
-import { QueryBuilder } from "drizzle-orm/sqlite-core";
+import { QueryBuilder, type SelectedFields } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client.ts";
 import { compiledSelect } from "../db/compiled-select.ts";
 import { users } from "../db/schema.ts";
@@ -73,25 +73,27 @@ export function userExistsStatement(db: Db, userId: number) {
 }
 
 /**
- * The hot user reads (the token's user on every profile read, the account at every sign-in), rendered to SQL once
- * per isolate (db/compiled-select.ts); `now` is a parameter like the key.
+ * The hot user reads by one key — the token's user on every profile read, the account at every sign-in, KC7's
+ * lookups — rendered to SQL once per isolate (db/compiled-select.ts), named by the columns they select.
  */
-const RECORD_FIELDS = Object.keys(recordColumns(0)) as (keyof RecordRow & string)[];
-const compiledRecordRead = (where: (key: Placeholder) => SQL) =>
-	compiledSelect<RecordRow>(
-		() =>
-			new QueryBuilder()
-				.select(recordColumns(sql.placeholder("now")))
-				.from(users)
-				.where(where(sql.placeholder("key"))),
-		RECORD_FIELDS,
-	);
-const recordById = compiledRecordRead((key) => eq(users.id, key));
-const recordByEmail = compiledRecordRead((key) => eq(users.email, key));
-const recordByUsername = compiledRecordRead(usernameIs);
+function compiledUserReads<Row extends Record<string, unknown>>(columns: SelectedFields) {
+	const by = (where: (key: Placeholder) => SQL) =>
+		compiledSelect<Row>(
+			() =>
+				new QueryBuilder()
+					.select(columns)
+					.from(users)
+					.where(where(sql.placeholder("key"))),
+			Object.keys(columns) as (keyof Row & string)[],
+		);
+	return { id: by((key) => eq(users.id, key)), email: by((key) => eq(users.email, key)), username: by(usernameIs) };
+}
+
+// `now` is a parameter like the key: the subscription is judged at the time of each read.
+const recordBy = compiledUserReads<RecordRow>(recordColumns(sql.placeholder("now")));
 
 export async function findUserById({ db }: DbDeps, id: number): Promise<UserRecord | null> {
-	return toRecord(await recordById(db, { key: id, now: Date.now() }));
+	return toRecord(await recordBy.id(db, { key: id, now: Date.now() }));
 }
 
 /** One user record by any condition (e.g. "the user a live token names"), in one round trip. */
@@ -100,42 +102,30 @@ export async function findUserWhere({ db }: DbDeps, where: SQL): Promise<UserRec
 }
 
 export async function findUserByEmail({ db }: DbDeps, email: string): Promise<UserRecord | null> {
-	return toRecord(await recordByEmail(db, { key: normalizeEmail(email), now: Date.now() }));
+	return toRecord(await recordBy.email(db, { key: normalizeEmail(email), now: Date.now() }));
 }
 
-/** KC7 login: `username` may be a username or an email (usernames cannot contain '@'). */
 /** Who a KC7 reference names: an id, or a username in any case. */
 export type UserRef = { id: number } | { username: string } | { email: string };
 
 /** The identity columns alone (no roles, memberships or subscription): KC7's lookups. One round trip. */
-const IDENTITY_COLUMNS = { id: users.id, username: users.username, email: users.email };
 type Identity = { id: number; username: string | null; email: string };
-const compiledIdentityRead = (where: (key: Placeholder) => SQL) =>
-	compiledSelect<Identity>(
-		() =>
-			new QueryBuilder()
-				.select(IDENTITY_COLUMNS)
-				.from(users)
-				.where(where(sql.placeholder("key"))),
-		Object.keys(IDENTITY_COLUMNS) as (keyof Identity)[],
-	);
-const identityById = compiledIdentityRead((key) => eq(users.id, key));
-const identityByEmail = compiledIdentityRead((key) => eq(users.email, key));
-const identityByUsername = compiledIdentityRead(usernameIs);
+const identityBy = compiledUserReads<Identity>({ id: users.id, username: users.username, email: users.email });
 
 export async function findUserIdentity({ db }: DbDeps, ref: UserRef): Promise<Identity | null> {
 	const identity =
 		"id" in ref
-			? await identityById(db, { key: ref.id })
+			? await identityBy.id(db, { key: ref.id })
 			: "email" in ref
-				? await identityByEmail(db, { key: normalizeEmail(ref.email) })
-				: await identityByUsername(db, { key: ref.username.trim() });
+				? await identityBy.email(db, { key: normalizeEmail(ref.email) })
+				: await identityBy.username(db, { key: ref.username.trim() });
 	return identity ?? null;
 }
 
+/** KC7 login: `username` may be a username or an email (usernames cannot contain '@'). */
 export async function findUserByLogin(deps: DbDeps, identifier: string): Promise<UserRecord | null> {
 	if (identifier.includes("@")) return findUserByEmail(deps, identifier);
-	return toRecord(await recordByUsername(deps.db, { key: identifier.trim(), now: Date.now() }));
+	return toRecord(await recordBy.username(deps.db, { key: identifier.trim(), now: Date.now() }));
 }
 
 /**

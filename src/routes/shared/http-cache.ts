@@ -65,7 +65,7 @@ export function evaluatePreconditions(
  * and says whether the client already holds this version (the caller then answers 304).
  */
 /** Serialized bodies and their ETags, per source object a service keeps (the cached module catalog). */
-const serialized = new WeakMap<object, { body: Uint8Array<ArrayBuffer>; etag: string; cacheControl: string }>();
+const serialized = new WeakMap<object, { body: Uint8Array<ArrayBuffer>; etag: string }>();
 const encoder = new TextEncoder();
 
 /**
@@ -83,10 +83,10 @@ export async function cachedJsonResponse<E extends AppEnv>(
 		const text = JSON.stringify(present());
 		// Kept encoded and shared by every answer (workerd reads the buffer, it does not copy it): never mutate it.
 		const body = encoder.encode(text) as Uint8Array<ArrayBuffer>;
-		entry = { body, etag: `"${await sha256(text)}"`, cacheControl: `public, max-age=${maxAge}, s-maxage=${maxAge}` };
+		entry = { body, etag: `"${await sha256(text)}"` };
 		serialized.set(source, entry);
 	}
-	c.header("Cache-Control", entry.cacheControl);
+	c.header("Cache-Control", `public, max-age=${maxAge}, s-maxage=${maxAge}`);
 	c.header("ETag", entry.etag);
 	const condition = parseEntityTags(c.req.header("If-None-Match"));
 	if (condition !== null && entityTagMatches(condition, entry.etag, "weak")) return c.body(null, 304);
