@@ -5,7 +5,11 @@ export async function generateSigningJwk(kid = `dev-${base64url(randomBytes(6))}
 	const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as {
 		privateKey: Parameters<typeof crypto.subtle.exportKey>[1];
 	};
-	const jwk = await crypto.subtle.exportKey("jwk", pair.privateKey);
+	// One shape under both type sets that compile this file (Node's and the Workers').
+	const jwk = (await crypto.subtle.exportKey("jwk", pair.privateKey)) as Record<
+		"kty" | "crv" | "x" | "y" | "d",
+		string
+	>;
 	return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, d: jwk.d, kid };
 }
 

@@ -250,6 +250,7 @@ async function normalMode(server: Server, secrets: Secrets): Promise<Outcome> {
 		LEGEND,
 		"",
 		`bundle: ${bundle.gzipKiB === null ? `not measured (${bundle.error})` : `${bundle.gzipKiB.toFixed(1)} KiB gzip, ${bundle.rawKiB?.toFixed(1)} KiB raw`}${bundle.wranglerLine ? ` (wrangler: ${bundle.wranglerLine})` : ""}`,
+		...bundleParts(bundle),
 		"",
 		targetLines(targets),
 		...["GET /api", "GET /api/modules"].map(
@@ -410,6 +411,22 @@ async function scaleMode(server: Server): Promise<Outcome> {
 		...info,
 	].join("\n");
 	return { results: phases, targets, printed };
+}
+
+/** The bundle's largest parts (minified bytes; gzip compresses across parts, so it has no share per part). */
+function bundleParts(bundle: BundleSize, shown = 12): string[] {
+	if (bundle.composition.length === 0) return [];
+	const parts = bundle.composition.slice(0, shown);
+	const rest = bundle.composition.slice(shown);
+	const restKiB = rest.reduce((n, p) => n + p.rawKiB, 0);
+	const restShare = rest.reduce((n, p) => n + p.share, 0);
+	return [
+		"bundle by part (minified KiB, share of the raw bundle):",
+		...parts.map(
+			(p) => `  ${p.part.padEnd(44)} ${p.rawKiB.toFixed(1).padStart(7)}  ${(p.share * 100).toFixed(1).padStart(5)}%`,
+		),
+		`  ${`(${rest.length} more parts)`.padEnd(44)} ${restKiB.toFixed(1).padStart(7)}  ${(restShare * 100).toFixed(1).padStart(5)}%`,
+	];
 }
 
 /**

@@ -66,13 +66,26 @@ export interface BundleSize {
 	rawKiB: number | null;
 	/** What wrangler itself printed ("Total Upload: … / gzip: …"), for comparison. */
 	wranglerLine: string | null;
+	/** What the bundle is made of: minified bytes per package or source file (esbuild's metafile), largest first. */
+	composition: BundlePart[];
 	error?: string;
+}
+
+interface BundlePart {
+	/** A package (zod by its parts), or one of our files. */
+	part: string;
+	rawKiB: number;
+	/** Share of the bundle's minified bytes. */
+	share: number;
 }
 
 /** The production bundle, as `wrangler deploy` would upload it (top-level configuration, no deploy). */
 export function measureBundle(root: string, outdir: string): BundleSize {
 	const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
-	const result = spawnSync(process.execPath, [wrangler, "deploy", "--dry-run", "--outdir", outdir], {
+	// The metafile beside the output directory, not in it: every file in there counts as uploaded.
+	const metafile = `${outdir}-meta.json`;
+	const args = [wrangler, "deploy", "--dry-run", "--outdir", outdir, "--metafile", metafile];
+	const result = spawnSync(process.execPath, args, {
 		cwd: root,
 		encoding: "utf8",
 		env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
@@ -83,6 +96,7 @@ export function measureBundle(root: string, outdir: string): BundleSize {
 			gzipKiB: null,
 			rawKiB: null,
 			wranglerLine: null,
+			composition: [],
 			error: `wrangler deploy --dry-run failed: ${output.slice(-800)}`,
 		};
 	const modules = readdirSync(outdir).filter((f) => !f.endsWith(".map") && f !== "README.md");
@@ -99,5 +113,38 @@ export function measureBundle(root: string, outdir: string): BundleSize {
 		gzipKiB: gzip / 1024,
 		rawKiB: raw / 1024,
 		wranglerLine: output.match(/Total Upload:[^\n]*/)?.[0]?.trim() ?? null,
+		composition: composition(metafile),
 	};
+}
+
+interface Metafile {
+	outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
+}
+
+/**
+ * The bundle's minified bytes by where they come from: a package by its name (zod by its parts: core, classic,
+ * locales — the part a build can leave out is the point), our own files each by path. gzip cannot be attributed
+ * to parts (it compresses across them); the shares are of the minified bytes.
+ */
+function composition(metafile: string): BundlePart[] {
+	const meta = JSON.parse(readFileSync(metafile, "utf8")) as Metafile;
+	const bytes = new Map<string, number>();
+	let total = 0;
+	for (const output of Object.values(meta.outputs))
+		for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+			const part = partOf(input);
+			bytes.set(part, (bytes.get(part) ?? 0) + bytesInOutput);
+			total += bytesInOutput;
+		}
+	return [...bytes]
+		.map(([part, n]) => ({ part, rawKiB: n / 1024, share: total > 0 ? n / total : 0 }))
+		.sort((a, b) => b.rawKiB - a.rawKiB);
+}
+
+function partOf(input: string): string {
+	const pkg = input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\/(.*)$/);
+	if (!pkg) return input.replace(/^.*?\bsrc\//, "src/");
+	const [, name, rest] = pkg as unknown as [string, string, string];
+	if (name === "zod") return `zod (${rest.match(/^v4\/(core|classic|locales)\//)?.[1] ?? "other"})`;
+	return name;
 }

@@ -140,7 +140,7 @@ export async function startServer(opts: {
 }
 
 /** migrations/*.sql in order, each file as one batch of its `--> statement-breakpoint` parts (drizzle-kit's format). */
-async function applyMigrations(db: D1Like, dir: string) {
+export async function applyMigrations(db: D1Like, dir: string) {
 	const files = readdirSync(dir)
 		.filter((f) => f.endsWith(".sql"))
 		.sort();
