@@ -1,5 +1,6 @@
 import { COMMON_PASSWORDS } from "./common-passwords.ts";
 import { base64url, constantTimeEqual, fromBase64url, randomBytes } from "./encoding.ts";
+import { decodeFrontCoded } from "./front-coding.ts";
 import { isWerkzeugHash, verifyWerkzeugHash } from "./werkzeug.ts";
 
 /**
@@ -168,7 +169,7 @@ export function passwordProblem(password: string, account: PasswordAccount | str
 // otherwise pay for the split at start-up. Once built, it lives as long as the isolate.
 let commonPasswordSet: Set<string> | undefined;
 function commonPasswords(): Set<string> {
-	commonPasswordSet ??= new Set(COMMON_PASSWORDS.split("\n"));
+	commonPasswordSet ??= new Set(decodeFrontCoded(COMMON_PASSWORDS));
 	return commonPasswordSet;
 }
 
