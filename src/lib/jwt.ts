@@ -39,7 +39,21 @@ interface KeyRing {
 	signer: { kid: string; key: CryptoKey };
 	publicJwks: { keys: PublicJwk[] };
 	verifyKey: JWTVerifyGetKey;
+	/** Tokens these keys verified, by the whole token (see verifyAccessToken). */
+	verified: Map<string, VerifiedToken>;
 }
+
+interface VerifiedToken {
+	claims: AccessClaims;
+	/** What the token was verified for: a hit must be for the same issuer and audience. */
+	issuer: string;
+	audience: string;
+	/** The token's `nbf`, when it had one (seconds). */
+	notBefore: number | undefined;
+}
+
+/** Verified tokens kept per isolate and key ring: ~0.5 KB each, so at most ~0.5 MB. */
+export const VERIFIED_LIMIT = 1024;
 
 const rings = new Map<string, Promise<KeyRing>>();
 
@@ -63,6 +77,7 @@ async function buildRing(raw: string): Promise<KeyRing> {
 		signer: { kid: first.kid, key },
 		publicJwks: { keys: publicKeys },
 		verifyKey: createLocalJWKSet({ keys: publicKeys }),
+		verified: new Map(),
 	};
 }
 
@@ -101,13 +116,29 @@ export async function signAccessToken(
 	return { token, claims: { ...subject, issuedAt, expiresAt } };
 }
 
-/** Returns the claims, or null for any token that is not a valid access token of ours. */
+/**
+ * Returns the claims, or null for any token that is not a valid access token of ours.
+ *
+ * A client sends the same access token with every request for up to 15 minutes, and the ES256 verification is the
+ * largest part of a Bearer request's own CPU (`npm run bench -- --profile`). So a token these keys verified is kept,
+ * by the whole token — header, claims and signature: the identical string verifies identically under the same keys,
+ * issuer and audience, and only time changes the answer, so its expiry (and `nbf`) are checked again on every use,
+ * as jose checks them. Only successes are kept (a forged token costs a verification every time, as before); the
+ * keys are per isolate and secret value (a rotation deploys new isolates); at most VERIFIED_LIMIT, oldest out
+ * first. Revocation and bans are not decided here: every Bearer route checks the session on the primary.
+ */
 export async function verifyAccessToken(
 	rawKeys: string,
 	config: TokenAudience,
 	token: string,
 ): Promise<AccessClaims | null> {
-	const { verifyKey } = await keyRing(rawKeys);
+	const { verifyKey, verified } = await keyRing(rawKeys);
+	const known = verified.get(token);
+	if (known && known.issuer === config.issuer && known.audience === config.audience) {
+		const now = Math.floor(Date.now() / 1000);
+		if (known.claims.expiresAt > now && (known.notBefore === undefined || known.notBefore <= now)) return known.claims;
+		if (known.claims.expiresAt <= now) verified.delete(token);
+	}
 	try {
 		const { payload } = await jwtVerify(token, verifyKey, {
 			algorithms: [ALG],
@@ -120,13 +151,16 @@ export async function verifyAccessToken(
 		const roles = Array.isArray(payload.roles) ? payload.roles : [];
 		if (!/^[1-9]\d*$/.test(payload.sub ?? "") || !Number.isSafeInteger(userId)) return null;
 		if (typeof payload.sid !== "string") return null;
-		return {
+		const claims: AccessClaims = Object.freeze({
 			userId,
 			sessionId: payload.sid,
-			roles: parseRoles(roles),
+			roles: Object.freeze(parseRoles(roles)) as Role[],
 			issuedAt: payload.iat as number,
 			expiresAt: payload.exp as number,
-		};
+		});
+		if (verified.size >= VERIFIED_LIMIT) verified.delete(verified.keys().next().value as string);
+		verified.set(token, { claims, issuer: config.issuer, audience: config.audience, notBefore: payload.nbf });
+		return claims;
 	} catch {
 		return null;
 	}

@@ -1,9 +1,15 @@
 import { env } from "cloudflare:workers";
 import { importJWK, type JWK, SignJWT } from "jose";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { getConfig } from "../../src/config.ts";
 import { base64url, fromBase64url } from "../../src/lib/encoding.ts";
-import { ACCESS_TOKEN_TTL_SECONDS, publicJwks, signAccessToken, verifyAccessToken } from "../../src/lib/jwt.ts";
+import {
+	ACCESS_TOKEN_TTL_SECONDS,
+	publicJwks,
+	signAccessToken,
+	VERIFIED_LIMIT,
+	verifyAccessToken,
+} from "../../src/lib/jwt.ts";
 
 const config = getConfig(env);
 const keys = env.JWT_PRIVATE_KEYS;
@@ -109,5 +115,93 @@ describe("access tokens", () => {
 
 		for (const bad of [none, escalated, flipped, hs, "", "a.b.c", `${token}x`]) expect(await verify(bad)).toBeNull();
 		expect(await verify(token)).not.toBeNull();
+	});
+});
+
+describe("verified tokens kept per isolate", () => {
+	afterEach(() => {
+		vi.restoreAllMocks();
+		vi.useRealTimers();
+	});
+	let next = 0;
+	// A token no other test has verified (its own session id).
+	const fresh = () => signAccessToken(keys, config, { ...subject, sessionId: `kept-${next++}-${crypto.randomUUID()}` });
+	const countVerifications = () => vi.spyOn(crypto.subtle, "verify");
+
+	it("verifies a token once; its next uses get the same claims without a signature check", async () => {
+		const { token, claims } = await fresh();
+		const verifications = countVerifications();
+		expect(await verify(token)).toEqual(claims);
+		expect(await verify(token)).toEqual(claims);
+		expect(await verify(token)).toEqual(claims);
+		expect(verifications).toHaveBeenCalledTimes(1);
+	});
+
+	it("refuses a kept token from the second it expires, as jose does", async () => {
+		const { token, claims } = await fresh();
+		expect(await verify(token)).toEqual(claims);
+		vi.useFakeTimers({ toFake: ["Date"], now: (claims.expiresAt - 1) * 1000 });
+		expect(await verify(token)).toEqual(claims);
+		vi.setSystemTime(claims.expiresAt * 1000);
+		expect(await verify(token)).toBeNull();
+		vi.useRealTimers();
+		expect(await verify(token)).toEqual(claims);
+	});
+
+	it("refuses a kept token before its nbf", async () => {
+		const now = Math.floor(Date.now() / 1000);
+		const token = await forge(env.TEST_SECONDARY_JWK, { claims: { nbf: now + 60, sid: `nbf-${next++}` } });
+		expect(await verify(token)).toBeNull();
+		vi.useFakeTimers({ toFake: ["Date"], now: (now + 60) * 1000 });
+		expect(await verify(token)).toMatchObject({ userId: 42 });
+		vi.setSystemTime((now + 59) * 1000);
+		expect(await verify(token)).toBeNull();
+	});
+
+	it("serves only the identical token: one changed signature character is verified, and refused", async () => {
+		const { token } = await fresh();
+		expect(await verify(token)).not.toBeNull();
+		const last = token.at(-1) === "A" ? "B" : "A";
+		const verifications = countVerifications();
+		expect(await verify(`${token.slice(0, -1)}${last}`)).toBeNull();
+		expect(verifications).toHaveBeenCalledTimes(1);
+	});
+
+	it("keeps no refusal: a forged token is checked on every use", async () => {
+		// A configured kid, so that jose does check the signature (an unknown kid fails before it).
+		const forged = await forge(env.TEST_FOREIGN_JWK, {
+			header: { kid: "test-signing" },
+			claims: { sid: `forged-${next++}` },
+		});
+		const verifications = countVerifications();
+		expect(await verify(forged)).toBeNull();
+		expect(await verify(forged)).toBeNull();
+		expect(verifications).toHaveBeenCalledTimes(2);
+	});
+
+	it("serves a kept token only for the issuer and audience it was verified for", async () => {
+		const { token } = await fresh();
+		expect(await verify(token)).not.toBeNull();
+		expect(await verifyAccessToken(keys, { ...config, audience: "someone-else" }, token)).toBeNull();
+		expect(await verifyAccessToken(keys, { ...config, issuer: "https://evil.example" }, token)).toBeNull();
+		expect(await verify(token)).not.toBeNull();
+	});
+
+	it(`keeps at most ${VERIFIED_LIMIT}, dropping the oldest first`, async () => {
+		const first = await fresh();
+		expect(await verify(first.token)).toEqual(first.claims);
+		for (let i = 0; i < VERIFIED_LIMIT; i++) expect(await verify((await fresh()).token)).not.toBeNull();
+		const verifications = countVerifications();
+		expect(await verify(first.token)).toEqual(first.claims);
+		expect(verifications).toHaveBeenCalledTimes(1);
+	});
+
+	it("hands out claims no caller can change for the next request", async () => {
+		const { token } = await fresh();
+		const claims = (await verify(token)) as { roles: string[]; userId: number };
+		expect(() => claims.roles.push("Admin")).toThrow(TypeError);
+		expect(() => {
+			claims.userId = 1;
+		}).toThrow(TypeError);
 	});
 });

@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { decodeJwt, importJWK, type JWK, SignJWT } from "jose";
 import { generateSigningJwk } from "../dev-vars.ts";
 import { type BundleSize, buildWorkers, measureBundle, type WorkerName } from "./build.ts";
 import { type Endpoint, RefreshPool, runLoad, type Sample } from "./load.ts";
@@ -60,6 +61,9 @@ async function makeSecrets(): Promise<Secrets> {
 }
 
 const json = { "content-type": "application/json" };
+// The Bearer endpoints again, each request with a token the app has not verified lately (see distinctTokens).
+const COLD_CHECK = "GET /sign/check (new token)";
+const COLD_ME = "GET /api/users/me (new token)";
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** The two password sign-ins (ILD and KC7), rotating over `accounts`: every mode loads both. */
@@ -130,11 +134,46 @@ interface Outcome {
 }
 
 /** The app endpoints of the normal and profile modes, with a bearer token signed in for this round. */
-const appEndpoints = (accounts: Account[], token: string, pool: RefreshPool): Endpoint[] => [
+/**
+ * `count` distinct access tokens for the session of `token`: its claims with a `jti` each (which the app ignores),
+ * signed with the bench's key as the app signs. Four times as many as the app keeps verified (VERIFIED_LIMIT in
+ * src/lib/jwt.ts, 1024; not imported: that module compiles under the Workers' types only), used in rotation: every
+ * request presents a token the app has not verified lately, so it checks a signature every time.
+ */
+async function distinctTokens(secrets: Secrets, token: string, count = 4096): Promise<string[]> {
+	const [jwk] = JSON.parse(secrets.JWT_PRIVATE_KEYS) as JWK[];
+	if (!jwk?.kid) throw new Error("bench key without kid");
+	const key = await importJWK({ ...jwk, alg: "ES256" }, "ES256");
+	const claims = decodeJwt(token);
+	const tokens: string[] = [];
+	for (let i = 0; i < count; i++)
+		tokens.push(
+			await new SignJWT({ ...claims, jti: `bench-${i}` })
+				.setProtectedHeader({ alg: "ES256", kid: jwk.kid, typ: "at+jwt" })
+				.sign(key),
+		);
+	return tokens;
+}
+
+const appEndpoints = (accounts: Account[], token: string, pool: RefreshPool, cold: string[]): Endpoint[] => [
 	...signInEndpoints(accounts),
 	{ name: "GET /sign/check", worker: "app", method: "GET", path: "/sign/check", headers: bearer(token) },
+	{
+		name: COLD_CHECK,
+		worker: "app",
+		method: "GET",
+		path: "/sign/check",
+		headerSets: cold.map((t) => bearer(t)),
+	},
 	{ name: "GET /api", worker: "app", method: "GET", path: "/api" },
 	{ name: "GET /api/users/me", worker: "app", method: "GET", path: "/api/users/me", headers: bearer(token) },
+	{
+		name: COLD_ME,
+		worker: "app",
+		method: "GET",
+		path: "/api/users/me",
+		headerSets: cold.map((t) => bearer(t)),
+	},
 	{ name: "GET /user/profile", worker: "app", method: "GET", path: "/user/profile", headers: bearer(token) },
 	{ name: "GET /api/modules", worker: "app", method: "GET", path: "/api/modules" },
 	{ name: "GET /sign/refresh", worker: "app", method: "GET", path: "/sign/refresh", refresh: pool },
@@ -162,13 +201,14 @@ async function normalMode(server: Server, secrets: Secrets): Promise<Outcome> {
 		`GET /sign/refresh: one session per connection (${options.connections} sessions); each request presents the latest cookie of a session not in flight and returns the rotated one to the pool, so every refresh is a real rotation (never the 10 s grace answer); sessions whose answer was cut off at the end of a run are replaced by fresh sign-ins between runs (not measured)`,
 		`sign-ins rotate over ${accounts.length} verified accounts (one rate-limiter object per account, as real traffic)`,
 		`JWT floor verifies the same access token GET /sign/check gets, with the app's public key and options; secrets: ${secrets.PASSWORD_PEPPERS.split(":")[0]} pepper and a fresh ES256 key`,
+		"Bearer endpoints send one token per round, as a client reuses its token for 15 minutes: after its first request the app serves it from the tokens it verified (src/lib/jwt.ts). The (new token) rows send a different token on every request (4,096 of the same session in rotation, 4 × what the app keeps), so each one pays for a signature check",
 	);
 	const endpoints = async (): Promise<Endpoint[]> => {
 		const { token } = await signIn(server.urls.app, first.email);
 		// Each floor runs right after the endpoints compared with it: the machine's drift between the two stays small.
 		const floors: Record<string, Endpoint | Endpoint[]> = {
 			"POST /api/auth": { name: "floor: PBKDF2 100k", worker: "floor-pbkdf2", method: "GET", path: "/" },
-			"GET /sign/check": {
+			[COLD_CHECK]: {
 				name: "floor: JWT verify",
 				worker: "floor-jwt",
 				method: "GET",
@@ -181,7 +221,8 @@ async function normalMode(server: Server, secrets: Secrets): Promise<Outcome> {
 			],
 			"GET /user/profile": { name: "floor: D1 PK read", worker: "floor-d1", method: "GET", path: `/?id=${first.id}` },
 		};
-		return appEndpoints(accounts, token, pool).flatMap((e) => [e, ...[floors[e.name] ?? []].flat()]);
+		const cold = await distinctTokens(secrets, token);
+		return appEndpoints(accounts, token, pool, cold).flatMap((e) => [e, ...[floors[e.name] ?? []].flat()]);
 	};
 	notes.push(await headerFloorCheck(server));
 	const results = await measure(server, endpoints, refreshTopUp(server, pool, accounts));
@@ -257,6 +298,8 @@ async function normalMode(server: Server, secrets: Secrets): Promise<Outcome> {
 			(name) =>
 				`info  ${name} req/s ÷ hello + headers floor: ${rpsRatio(name, "floor: hello + headers")?.toFixed(3) ?? "n/a"} (the bare hello answering with this API's response headers, as constants)`,
 		),
+		`info  ${COLD_CHECK} req/s ÷ JWT floor: ${rpsRatio(COLD_CHECK, "floor: JWT verify")?.toFixed(3) ?? "n/a"} (every request verifies a signature, as the floor does)`,
+		`info  ${COLD_ME} CPU/req ÷ D1 floor: ${cpuRatio(COLD_ME, "floor: D1 PK read")?.toFixed(3) ?? "n/a"} (every request verifies a signature)`,
 	].join("\n");
 	return { results, targets, printed, bundle };
 }
@@ -433,7 +476,7 @@ function bundleParts(bundle: BundleSize, shown = 12): string[] {
  * --profile: the app endpoints of the normal mode and the hello floor (a bare Hono app, to compare GET /api with),
  * each run under the V8 profiler of its Worker; prints where each one's CPU goes and writes the profiles.
  */
-async function profileMode(server: Server, scripts: Record<WorkerName, string>): Promise<Outcome> {
+async function profileMode(server: Server, scripts: Record<WorkerName, string>, secrets: Secrets): Promise<Outcome> {
 	const db = await server.db();
 	const accounts = await registerAccounts(server.urls.app, db, options.connections);
 	const first = accounts[0] as Account;
@@ -444,7 +487,7 @@ async function profileMode(server: Server, scripts: Record<WorkerName, string>):
 	const endpoints = async (): Promise<Endpoint[]> => {
 		const { token } = await signIn(server.urls.app, first.email);
 		return [
-			...appEndpoints(accounts, token, pool),
+			...appEndpoints(accounts, token, pool, await distinctTokens(secrets, token)),
 			{ name: "floor: hello (Hono)", worker: "floor-hello", method: "GET", path: "/" },
 			{ name: "floor: hello + headers", worker: "floor-hello-headers", method: "GET", path: "/" },
 			{ name: "floor: PBKDF2 100k", worker: "floor-pbkdf2", method: "GET", path: "/" },
@@ -491,11 +534,13 @@ async function profileMode(server: Server, scripts: Record<WorkerName, string>):
 		["POST /sign/login", "floor: PBKDF2 100k"],
 		["POST /api/auth", "floor: PBKDF2 100k"],
 		["GET /sign/check", "floor: JWT verify"],
+		[COLD_CHECK, "floor: JWT verify"],
 		["GET /api", "floor: hello (Hono)"],
 		["GET /api", "floor: hello + headers"],
 		["GET /api/modules", "floor: hello (Hono)"],
 		["GET /api/modules", "floor: hello + headers"],
 		["GET /api/users/me", "floor: D1 PK read"],
+		[COLD_ME, "floor: D1 PK read"],
 		["GET /user/profile", "floor: D1 PK read"],
 	];
 	const isolateLines = pairs
@@ -547,7 +592,7 @@ async function main(): Promise<number> {
 				: options.mode === "scale"
 					? await scaleMode(server)
 					: options.mode === "profile"
-						? await profileMode(server, scripts)
+						? await profileMode(server, scripts, secrets)
 						: await normalMode(server, secrets);
 		const flat: Record<string, Measured> =
 			options.mode === "scale"

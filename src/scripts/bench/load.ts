@@ -14,6 +14,8 @@ export interface Endpoint {
 	headers?: Record<string, string>;
 	/** Request bodies, used in turn (e.g. one sign-in per account in rotation). */
 	bodies?: string[];
+	/** Extra headers, one set per request in turn (e.g. a different access token each time). */
+	headerSets?: Record<string, string>[];
 	/** A refresh-cookie pool: each request takes the latest cookie of one session and gives back its successor. */
 	refresh?: RefreshPool;
 }
@@ -105,6 +107,12 @@ export async function runLoad(
 	if (bodies && bodies.length > 1)
 		request.setupRequest = (req) => {
 			req.body = bodies[next++ % bodies.length];
+			return req;
+		};
+	const headerSets = endpoint.headerSets;
+	if (headerSets && headerSets.length > 0)
+		request.setupRequest = (req) => {
+			req.headers = { ...endpoint.headers, ...headerSets[next++ % headerSets.length] };
 			return req;
 		};
 	if (pool) {
