@@ -20,7 +20,8 @@ const TYP = "at+jwt";
 export interface AccessClaims {
 	userId: number;
 	sessionId: string;
-	roles: Role[];
+	/** Frozen: verified claims are shared by every request that presents the same token. */
+	roles: readonly Role[];
 	issuedAt: number; // seconds
 	expiresAt: number; // seconds
 }
@@ -99,7 +100,7 @@ export async function publicJwks(rawKeys: string) {
 export async function signAccessToken(
 	rawKeys: string,
 	config: TokenAudience,
-	subject: { userId: number; sessionId: string; roles: Role[] },
+	subject: { userId: number; sessionId: string; roles: readonly Role[] },
 	now = Date.now(),
 ): Promise<{ token: string; claims: AccessClaims }> {
 	const { signer } = await keyRing(rawKeys);
@@ -154,11 +155,12 @@ export async function verifyAccessToken(
 		const claims: AccessClaims = Object.freeze({
 			userId,
 			sessionId: payload.sid,
-			roles: Object.freeze(parseRoles(roles)) as Role[],
+			roles: Object.freeze(parseRoles(roles)),
 			issuedAt: payload.iat as number,
 			expiresAt: payload.exp as number,
 		});
-		if (verified.size >= VERIFIED_LIMIT) verified.delete(verified.keys().next().value as string);
+		if (!verified.has(token) && verified.size >= VERIFIED_LIMIT)
+			verified.delete(verified.keys().next().value as string);
 		verified.set(token, { claims, issuer: config.issuer, audience: config.audience, notBefore: payload.nbf });
 		return claims;
 	} catch {

@@ -35,7 +35,7 @@ export const register: RouteHandler<typeof routes.register, AppEnv> = async (c) 
 export const check: RouteHandler<typeof routes.check, AuthEnv> = (c) => {
 	const { userId, roles, expiresAt } = c.get("auth");
 	noStore(c);
-	return c.json({ authenticated: true as const, userId, roles, expiresAt: iso(expiresAt * 1000) }, 200);
+	return c.json({ authenticated: true as const, userId, roles: [...roles], expiresAt: iso(expiresAt * 1000) }, 200);
 };
 
 export const refresh: RouteHandler<typeof routes.refresh, AppEnv> = async (c) => {
