@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +6,7 @@ import { convertV4MiniflareOptions, Miniflare, type V4WorkerOptions } from "mini
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { z } from "zod";
+import { buildUpload } from "../../src/scripts/bench/build.ts";
 import { applyMigrations, type D1Like } from "../../src/scripts/bench/server.ts";
 import { generateSigningJwk } from "../../src/scripts/dev-vars.ts";
 
@@ -20,16 +20,12 @@ const outdir = join(work, "upload");
 let mf: Miniflare;
 let url: string;
 let db: D1Like;
+let metafile: string;
 
 beforeAll(async () => {
-	const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
-	const args = [wrangler, "deploy", "--dry-run", "--outdir", outdir, "--metafile", join(work, "meta.json")];
-	const built = spawnSync(process.execPath, args, {
-		cwd: root,
-		encoding: "utf8",
-		env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
-	});
-	if (built.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${built.stdout}\n${built.stderr}`);
+	const built = buildUpload(root, outdir);
+	if (!built.ok) throw new Error(`wrangler deploy --dry-run failed:\n${built.output}`);
+	metafile = built.metafile;
 	// Development's bindings and vars (the outbox, loopback origins) around the production upload.
 	const { compatibilityDate, compatibilityFlags, bindings, d1Databases, kvNamespaces, r2Buckets, durableObjects } =
 		unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"), "development").workerOptions as V4WorkerOptions;
@@ -77,7 +73,7 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
 
 describe("the upload (`wrangler deploy --dry-run`) on workerd", () => {
 	it("leaves zod's translations, z.compile and z.fromJSONSchema out", () => {
-		const meta = JSON.parse(readFileSync(join(work, "meta.json"), "utf8")) as {
+		const meta = JSON.parse(readFileSync(metafile, "utf8")) as {
 			outputs: Record<string, { inputs: Record<string, unknown> }>;
 		};
 		const inputs = Object.values(meta.outputs).flatMap((o) => Object.keys(o.inputs));

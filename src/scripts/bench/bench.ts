@@ -155,29 +155,32 @@ async function distinctTokens(secrets: Secrets, token: string, count = 4096): Pr
 	return tokens;
 }
 
-const appEndpoints = (accounts: Account[], token: string, pool: RefreshPool, cold: string[]): Endpoint[] => [
-	...signInEndpoints(accounts),
-	{ name: "GET /sign/check", worker: "app", method: "GET", path: "/sign/check", headers: bearer(token) },
-	{
-		name: COLD_CHECK,
-		worker: "app",
-		method: "GET",
-		path: "/sign/check",
-		headerSets: cold.map((t) => bearer(t)),
-	},
-	{ name: "GET /api", worker: "app", method: "GET", path: "/api" },
-	{ name: "GET /api/users/me", worker: "app", method: "GET", path: "/api/users/me", headers: bearer(token) },
-	{
-		name: COLD_ME,
-		worker: "app",
-		method: "GET",
-		path: "/api/users/me",
-		headerSets: cold.map((t) => bearer(t)),
-	},
-	{ name: "GET /user/profile", worker: "app", method: "GET", path: "/user/profile", headers: bearer(token) },
-	{ name: "GET /api/modules", worker: "app", method: "GET", path: "/api/modules" },
-	{ name: "GET /sign/refresh", worker: "app", method: "GET", path: "/sign/refresh", refresh: pool },
-];
+const appEndpoints = (accounts: Account[], token: string, pool: RefreshPool, cold: string[]): Endpoint[] => {
+	const coldHeaders = cold.map(bearer);
+	return [
+		...signInEndpoints(accounts),
+		{ name: "GET /sign/check", worker: "app", method: "GET", path: "/sign/check", headers: bearer(token) },
+		{
+			name: COLD_CHECK,
+			worker: "app",
+			method: "GET",
+			path: "/sign/check",
+			headerSets: coldHeaders,
+		},
+		{ name: "GET /api", worker: "app", method: "GET", path: "/api" },
+		{ name: "GET /api/users/me", worker: "app", method: "GET", path: "/api/users/me", headers: bearer(token) },
+		{
+			name: COLD_ME,
+			worker: "app",
+			method: "GET",
+			path: "/api/users/me",
+			headerSets: coldHeaders,
+		},
+		{ name: "GET /user/profile", worker: "app", method: "GET", path: "/user/profile", headers: bearer(token) },
+		{ name: "GET /api/modules", worker: "app", method: "GET", path: "/api/modules" },
+		{ name: "GET /sign/refresh", worker: "app", method: "GET", path: "/sign/refresh", refresh: pool },
+	];
+};
 
 /** Whether the hello + headers floor answers with the same header names as the app's `GET /api` (a note either way). */
 async function headerFloorCheck(server: Server): Promise<string> {

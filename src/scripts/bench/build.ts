@@ -79,10 +79,12 @@ interface BundlePart {
 	share: number;
 }
 
-/** The production bundle, as `wrangler deploy` would upload it (top-level configuration, no deploy). */
-export function measureBundle(root: string, outdir: string): BundleSize {
+/**
+ * Writes the upload to `outdir` exactly as `wrangler deploy` would make it (top-level configuration, no deploy), and
+ * esbuild's metafile beside it (`metafile`), not in it: every file in there counts as uploaded.
+ */
+export function buildUpload(root: string, outdir: string) {
 	const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
-	// The metafile beside the output directory, not in it: every file in there counts as uploaded.
 	const metafile = `${outdir}-meta.json`;
 	const args = [wrangler, "deploy", "--dry-run", "--outdir", outdir, "--metafile", metafile];
 	const result = spawnSync(process.execPath, args, {
@@ -90,8 +92,13 @@ export function measureBundle(root: string, outdir: string): BundleSize {
 		encoding: "utf8",
 		env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
 	});
-	const output = `${result.stdout}\n${result.stderr}`;
-	if (result.status !== 0)
+	return { ok: result.status === 0, output: `${result.stdout}\n${result.stderr}`, metafile };
+}
+
+/** The production bundle's size and parts, as `wrangler deploy` would upload it. */
+export function measureBundle(root: string, outdir: string): BundleSize {
+	const { ok, output, metafile } = buildUpload(root, outdir);
+	if (!ok)
 		return {
 			gzipKiB: null,
 			rawKiB: null,
