@@ -1,6 +1,4 @@
-import { COMMON_PASSWORDS } from "./common-passwords.ts";
 import { base64url, constantTimeEqual, fromBase64url, randomBytes } from "./encoding.ts";
-import { decodeFrontCoded } from "./front-coding.ts";
 import { isWerkzeugHash, verifyWerkzeugHash } from "./werkzeug.ts";
 
 /**
@@ -142,17 +140,19 @@ export interface PasswordAccount {
 
 /**
  * Contract: 8–256 Unicode code points; not the account's email, the email's local part or its username; not one
- * of the most common passwords (src/lib/common-passwords.ts). The comparisons ignore case, surrounding spaces and
- * compatibility forms (full-width letters), and only a whole-password match counts: a long passphrase that merely
- * contains "password" is fine. Returns the problem, or null.
- *
- * A bare email string as `account` is the older form of this call, still accepted.
+ * of the most common passwords (`common`: src/lib/common-passwords.ts). The comparisons ignore case, surrounding
+ * spaces and compatibility forms (full-width letters), and only a whole-password match counts: a long passphrase
+ * that merely contains "password" is fine. Returns the problem, or null.
  */
-export function passwordProblem(password: string, account: PasswordAccount | string = {}): string | null {
+export function passwordProblem(
+	password: string,
+	account: PasswordAccount,
+	common: ReadonlySet<string>,
+): string | null {
 	const length = [...password].length;
 	if (length < 8) return "Password must be at least 8 characters";
 	if (length > 256) return "Password must be at most 256 characters";
-	const { email, username } = typeof account === "string" ? { email: account, username: null } : account;
+	const { email, username } = account;
 	const candidate = comparable(password);
 	if (email) {
 		const address = comparable(email);
@@ -161,16 +161,8 @@ export function passwordProblem(password: string, account: PasswordAccount | str
 			return "Password must not equal the email";
 	}
 	if (username && candidate === comparable(username)) return "Password must not equal the username";
-	if (commonPasswords().has(candidate)) return "Password is too common";
+	if (common.has(candidate)) return "Password is too common";
 	return null;
-}
-
-// Built on first use rather than at module load: few requests check a new password, and every isolate would
-// otherwise pay for the split at start-up. Once built, it lives as long as the isolate.
-let commonPasswordSet: Set<string> | undefined;
-function commonPasswords(): Set<string> {
-	commonPasswordSet ??= new Set(decodeFrontCoded(COMMON_PASSWORDS));
-	return commonPasswordSet;
 }
 
 /** What the rules compare: case, surrounding spaces and compatibility forms (full-width letters) do not count. */

@@ -1,6 +1,7 @@
 import { and, eq, isNull, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { sessions, users } from "../db/schema.ts";
+import { commonPasswords } from "../lib/common-passwords.ts";
 import type { Device } from "../lib/device.ts";
 import { badRequest } from "../lib/errors.ts";
 import { type AccessClaims, publicJwks, signAccessToken } from "../lib/jwt.ts";
@@ -293,8 +294,13 @@ async function sendTokenMail(deps: Deps, user: UserRecord, kind: "verify-email" 
 	}
 }
 
-function refuseWeakPassword(password: string, account: { email: string; username?: string | null }, field: string) {
-	const problem = passwordProblem(password, account);
+async function refuseWeakPassword(
+	deps: Deps,
+	password: string,
+	account: { email: string; username?: string | null },
+	field: string,
+) {
+	const problem = passwordProblem(password, account, await commonPasswords(deps.env.ASSETS));
 	if (problem) throw badRequest(problem, [{ path: field, message: problem }]);
 }
 
@@ -302,7 +308,7 @@ export async function register(
 	deps: Deps,
 	input: { email: string; password: string; firstName: string; lastName: string },
 ): Promise<UserRecord> {
-	refuseWeakPassword(input.password, { email: input.email }, "password");
+	await refuseWeakPassword(deps, input.password, { email: input.email }, "password");
 	const user = await createUser(deps, {
 		email: input.email,
 		passwordHash: await hashPassword(input.password, deps.config.peppers),
@@ -360,7 +366,7 @@ export async function resetPassword(deps: Deps, token: string, password: string)
 		? await findUserWhere(deps, eq(users.id, liveTokenSubject(tokenHash, "password-reset", now)))
 		: null;
 	if (!user) return "invalid-token";
-	refuseWeakPassword(password, user, "password");
+	await refuseWeakPassword(deps, password, user, "password");
 	const passwordHash = await hashPassword(password, deps.config.peppers);
 	const consumed = await consumeOneTimeToken(deps, "password-reset", token, ({ subject, now }) => [
 		deps.db
@@ -390,7 +396,7 @@ export async function changePassword(
 ): Promise<{ ok: true } | { ok: false; reason: "no-user" }> {
 	const user = await findUserById(deps, auth.userId);
 	if (!user) return { ok: false, reason: "no-user" };
-	refuseWeakPassword(input.newPassword, user, "newPassword");
+	await refuseWeakPassword(deps, input.newPassword, user, "newPassword");
 	const limit: Limited = { name: "loginAccount", key: `user:${user.id}` };
 	await enforce(deps.env, deps.config, limit);
 	const verdict = await verifyPassword(input.currentPassword, user.passwordHash, deps.config.peppers);

@@ -83,6 +83,11 @@ describe("hosted pages", () => {
 		expect(post.headers.get("Allow")).toBe("GET, HEAD");
 	});
 
+	it("are reachable only at their paths: their files in the static assets are not served as such", async () => {
+		for (const path of ["/pages/verify-email.html", "/pages/sign-in.html", "/docs.html", "/pages/"])
+			await expectError(await send(path), 404);
+	});
+
 	it("stays out of the OpenAPI document", async () => {
 		const doc = (await (await send("/openapi.json")).json()) as { paths: Record<string, unknown> };
 		for (const path of [...PAGE_PATHS, ...ASSETS]) expect(doc.paths).not.toHaveProperty(path);

@@ -27,8 +27,16 @@ beforeAll(async () => {
 	if (!built.ok) throw new Error(`wrangler deploy --dry-run failed:\n${built.output}`);
 	metafile = built.metafile;
 	// Development's bindings and vars (the outbox, loopback origins) around the production upload.
-	const { compatibilityDate, compatibilityFlags, bindings, d1Databases, kvNamespaces, r2Buckets, durableObjects } =
-		unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"), "development").workerOptions as V4WorkerOptions;
+	const {
+		compatibilityDate,
+		compatibilityFlags,
+		bindings,
+		d1Databases,
+		kvNamespaces,
+		r2Buckets,
+		durableObjects,
+		assets,
+	} = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"), "development").workerOptions as V4WorkerOptions;
 	const signing = await generateSigningJwk("bundle-test");
 	mf = new Miniflare(
 		convertV4MiniflareOptions({
@@ -42,6 +50,8 @@ beforeAll(async () => {
 					kvNamespaces,
 					r2Buckets,
 					durableObjects,
+					// The static assets wrangler uploads beside the bundle (wrangler.toml [assets]).
+					assets,
 					modules: true,
 					modulesRoot: outdir,
 					scriptPath: join(outdir, "index.js"),

@@ -2,8 +2,11 @@
  * The hosted pages' HTML. Plain markup: every word a page shows lives here (the script only moves the
  * `<template>`s into place and fills `data-slot`s with text), nothing loads from elsewhere, and the one script
  * and one stylesheet are served by the Worker itself (see ./assets.ts) under the page's strict CSP.
+ *
+ * Not part of the Worker: `npm run build:pages` (src/scripts/hosted-pages.ts) writes each page to
+ * `assets/pages/<name>.html`, which the Worker serves from its static assets. Edit here, then run it.
  */
-import { PAGE_ICON_PATH, PAGE_SCRIPT_PATH, PAGE_STYLE_PATH } from "./assets.ts";
+import { PAGE_ICON_PATH, PAGE_SCRIPT_PATH, PAGE_STYLE_PATH, type PageName } from "./assets.ts";
 
 const PRODUCT = "Edge Identity";
 
@@ -156,9 +159,9 @@ ${RESULT}
 );
 
 /** Every page, by path. The paths are fixed: mailed links are `<DASHBOARD_URL's origin><path>?token=…`. */
-export const PAGES: ReadonlyMap<string, string> = new Map([
+export const PAGES: ReadonlyMap<PageName, string> = new Map<PageName, string>([
 	[
-		"/verify-email",
+		"verify-email",
 		tokenPage("verify-email", {
 			title: "Confirm your email address",
 			intro: "Confirm that this address is yours to finish setting up your account.",
@@ -167,9 +170,9 @@ export const PAGES: ReadonlyMap<string, string> = new Map([
 			hint: `Confirmation links work once, for 24 hours. Already confirmed? Just <a href="/sign-in">sign in</a>. Otherwise reset your password from the <a href="/sign-in#forgot">sign-in page</a>: that confirms your email too.`,
 		}),
 	],
-	["/reset-password", RESET_PASSWORD],
+	["reset-password", RESET_PASSWORD],
 	[
-		"/not-me",
+		"not-me",
 		tokenPage("not-me", {
 			title: "This wasn't me",
 			intro:
@@ -180,7 +183,7 @@ export const PAGES: ReadonlyMap<string, string> = new Map([
 		}),
 	],
 	[
-		"/confirm-email",
+		"confirm-email",
 		tokenPage("confirm-email", {
 			title: "Confirm your new email address",
 			intro: "Confirm this address to make it the one your account uses from now on.",
@@ -190,7 +193,7 @@ export const PAGES: ReadonlyMap<string, string> = new Map([
 		}),
 	],
 	[
-		"/undo-email-change",
+		"undo-email-change",
 		tokenPage("undo-email-change", {
 			title: "Undo the email change",
 			intro:
@@ -201,7 +204,7 @@ export const PAGES: ReadonlyMap<string, string> = new Map([
 		}),
 	],
 	[
-		"/cancel-deletion",
+		"cancel-deletion",
 		tokenPage("cancel-deletion", {
 			title: "Keep my account",
 			intro: "Your account is scheduled for deletion. Cancel the deletion to keep it and everything in it.",
@@ -210,5 +213,5 @@ export const PAGES: ReadonlyMap<string, string> = new Map([
 			hint: `The link works once, until the deletion date. Signing in with your password before then also keeps the account: <a href="/sign-in">sign in</a>.`,
 		}),
 	],
-	["/sign-in", SIGN_IN],
+	["sign-in", SIGN_IN],
 ]);

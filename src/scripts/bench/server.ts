@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { convertV4MiniflareOptions, Miniflare, type V4WorkerOptions } from "miniflare";
+import { convertV4MiniflareOptions, Miniflare, Response, type V4WorkerOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { FLOORS, type WorkerName } from "./build.ts";
 
@@ -59,6 +59,23 @@ interface D1Statement {
 	run(): Promise<unknown>;
 }
 
+/**
+ * The ASSETS binding as files read from disk (the common-password list the seed's registrations check, read once
+ * per isolate). Not Miniflare's `assets` option: that routes every request through an asset router Worker first,
+ * a hop production does not charge to the Worker, which would add to every endpoint's CPU and not the floors'.
+ */
+function assetsFromDisk(directory: string) {
+	return async (request: { url: string }) => {
+		const path = join(directory, new URL(request.url).pathname);
+		if (!path.startsWith(`${directory}/`)) return new Response("not found", { status: 404 });
+		try {
+			return new Response(readFileSync(path));
+		} catch {
+			return new Response("not found", { status: 404 });
+		}
+	};
+}
+
 export async function startServer(opts: {
 	root: string;
 	state: string;
@@ -108,6 +125,7 @@ export async function startServer(opts: {
 					kvNamespaces,
 					r2Buckets,
 					durableObjects,
+					serviceBindings: { ASSETS: assetsFromDisk(join(opts.root, "assets")) },
 				},
 				...FLOORS.map((name) => ({
 					...common,
