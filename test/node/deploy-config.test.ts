@@ -17,6 +17,19 @@ describe("wrangler.toml", () => {
 		expect(config.preview_urls).toBe(false);
 	});
 
+	it("static assets run the Worker first in production and development: no file is served by its own name", () => {
+		for (const env of [undefined, "development"]) {
+			const { assets } = unstable_readConfig({ config: configPath, env });
+			expect(assets, env ?? "top level").toMatchObject({
+				directory: "./assets",
+				binding: "ASSETS",
+				run_worker_first: true,
+				html_handling: "none",
+				not_found_handling: "none",
+			});
+		}
+	});
+
 	it("development is an explicit environment, also without public URLs", () => {
 		const config = unstable_readConfig({ config: configPath, env: "development" });
 		expect(config.vars.ENVIRONMENT).toBe("development");

@@ -115,6 +115,29 @@ describe("the upload (`wrangler deploy --dry-run`) on workerd", () => {
 		expect(await res.json()).toMatchObject({ error: "Bad Request", message: `Username: ${english}` });
 	});
 
+	it("serves its static assets only through the Worker (run_worker_first), as wrangler.toml routes them", async () => {
+		// The docs page: the Worker reads the file and answers with the API's headers.
+		const docs = await fetch(`${url}/api/docs`);
+		expect(docs.status).toBe(200);
+		expect(docs.headers.get("content-security-policy")).toContain("connect-src 'self'");
+		expect(await docs.text()).toMatch(/^<!doctype html>/);
+		// The files themselves, by name: the Worker's 404 envelope, never the file (the password list included).
+		for (const path of ["/docs.html", "/common-passwords.txt", "/pages/sign-in.html", "/pages/"]) {
+			const res = await fetch(`${url}${path}`);
+			expect(res.status, path).toBe(404);
+			expect(await res.json(), path).toMatchObject({ error: "Not Found" });
+		}
+		// A new password is checked against the list read from the assets.
+		const common = await post("/sign/register", {
+			email: "common@example.com",
+			password: "password123",
+			firstName: "Common",
+			lastName: "Password",
+		});
+		expect(common.status).toBe(400);
+		expect(await common.json()).toMatchObject({ message: "Password is too common" });
+	});
+
 	it("registers, signs in on both surfaces, reads the profile and refreshes", async () => {
 		const email = "bundle@example.com";
 		const password = "Bundle-test-password-1";
