@@ -1,32 +1,31 @@
-import { staticAsset } from "./static-assets.ts";
+import { readStaticAsset } from "./static-assets.ts";
 
 /**
  * The common passwords `passwordProblem` refuses: `assets/common-passwords.txt` (written by
  * src/scripts/common-passwords.ts — the 10,000 most common, lower-case, those of 8–256 code points), one per line.
  * A static asset rather than part of the bundle: few requests check a new password, and every isolate would
  * otherwise load the list at start-up. The first such request of an isolate reads it; the Set then lives as long
- * as the isolate (the assets never change under a running version).
+ * as the isolate (the assets never change under a running version). As in static-assets.ts, only the finished Set
+ * is kept, never a read in progress.
  */
 export const COMMON_PASSWORDS_FILE = "/common-passwords.txt";
 
-let list: Promise<ReadonlySet<string>> | undefined;
+/** The generated list's size (src/scripts/common-passwords.ts); a file with fewer words is not the list. */
+export const EXPECTED_WORDS = 3309;
 
-/** The list, read once per isolate. A failed read is not kept, and fails the request: never a check without it. */
-export function commonPasswords(assets: Fetcher): Promise<ReadonlySet<string>> {
-	if (list === undefined) {
-		const reading = staticAsset(assets, COMMON_PASSWORDS_FILE).then(parseCommonPasswords);
-		reading.catch(() => {
-			if (list === reading) list = undefined;
-		});
-		list = reading;
-	}
+let list: ReadonlySet<string> | undefined;
+
+/** The list, read once per isolate. A failed or wrong read fails the request: never a check without the list. */
+export async function commonPasswords(assets: Fetcher): Promise<ReadonlySet<string>> {
+	list ??= parseCommonPasswords(await readStaticAsset(assets, COMMON_PASSWORDS_FILE));
 	return list;
 }
 
-/** The file's words; refuses a file too short to be the list. */
+/** The file's words; refuses a file that is not the whole list (truncated, or its lines not what the check compares). */
 export function parseCommonPasswords(text: string): ReadonlySet<string> {
-	const words = new Set(text.split("\n").filter((word) => word !== ""));
-	// A truncated or wrong file must not quietly weaken the rule.
-	if (words.size < 3000) throw new Error(`${COMMON_PASSWORDS_FILE}: ${words.size} words, expected over 3,000`);
+	// Line ends as a checkout on Windows may have made them: "password\r" would never match a trimmed password.
+	const words = new Set(text.split(/\r?\n/).filter((word) => word !== ""));
+	if (words.size < EXPECTED_WORDS || !words.has("password") || !words.has("12345678"))
+		throw new Error(`${COMMON_PASSWORDS_FILE}: ${words.size} words, not the list (${EXPECTED_WORDS} expected)`);
 	return words;
 }

@@ -5,21 +5,22 @@
  * is reachable only where the code serves it (a hosted page only when HOSTED_PAGES is on).
  *
  * A file is kept once read: the assets are uploaded together with the Worker's version and never change under it.
+ * Only the finished text is kept, never a read in progress: a promise belongs to the request that started it, and
+ * when that request ends early (its client went away) it may never settle — every later request awaiting it would
+ * hang. Concurrent first requests of an isolate each read the file; that costs little and happens once.
  */
-const kept = new Map<string, Promise<string>>();
+const kept = new Map<string, string>();
 
-export function staticAsset(assets: Fetcher, path: string): Promise<string> {
-	let text = kept.get(path);
-	if (text === undefined) {
-		text = read(assets, path);
-		kept.set(path, text);
-		// A failed read is not kept: the next request tries again.
-		text.catch(() => kept.delete(path));
-	}
+export async function staticAsset(assets: Fetcher, path: string): Promise<string> {
+	const known = kept.get(path);
+	if (known !== undefined) return known;
+	const text = await readStaticAsset(assets, path);
+	kept.set(path, text);
 	return text;
 }
 
-async function read(assets: Fetcher, path: string): Promise<string> {
+/** One read of the file, not kept (a failed read throws: the caller's request fails, the next one reads again). */
+export async function readStaticAsset(assets: Fetcher, path: string): Promise<string> {
 	// The binding ignores the host; the path names the file (html_handling = "none": exactly this file).
 	const response = await assets.fetch(`https://assets.invalid${path}`);
 	if (!response.ok) {

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { COMMON_PASSWORDS_FILE, parseCommonPasswords } from "../../src/lib/common-passwords.ts";
+import { COMMON_PASSWORDS_FILE, EXPECTED_WORDS, parseCommonPasswords } from "../../src/lib/common-passwords.ts";
 import { staticAsset } from "../../src/lib/static-assets.ts";
 
 /** A stand-in ASSETS binding that counts its reads and answers with `status`. */
@@ -23,6 +23,16 @@ describe("static assets (the ASSETS binding)", () => {
 		expect(reads).toEqual(["/unit/kept.txt"]);
 	});
 
+	it("never shares a read in progress between requests (it could die with its request): concurrent first uses each read", async () => {
+		const { assets, reads } = countingAssets(200, "twice");
+		expect(
+			await Promise.all([staticAsset(assets, "/unit/concurrent.txt"), staticAsset(assets, "/unit/concurrent.txt")]),
+		).toEqual(["twice", "twice"]);
+		expect(reads).toEqual(["/unit/concurrent.txt", "/unit/concurrent.txt"]);
+		await staticAsset(assets, "/unit/concurrent.txt");
+		expect(reads).toHaveLength(2);
+	});
+
 	it("fails clearly on a missing file and does not keep the failure: the next use reads again", async () => {
 		const { assets, reads } = countingAssets(404);
 		await expect(staticAsset(assets, "/unit/missing.txt")).rejects.toThrow(/static asset \/unit\/missing\.txt: 404/);
@@ -36,7 +46,15 @@ describe("static assets (the ASSETS binding)", () => {
 		expect(words.has("password")).toBe(true);
 	});
 
-	it("refuses a password list too short to be the real one, rather than checking against less", () => {
-		expect(() => parseCommonPasswords("password\n12345678\n")).toThrow(/2 words, expected over 3,000/);
+	it("refuses a password list that is not the whole list, rather than checking against less", async () => {
+		const real = await staticAsset(env.ASSETS, COMMON_PASSWORDS_FILE);
+		expect(parseCommonPasswords(real).size).toBe(EXPECTED_WORDS);
+		expect(() => parseCommonPasswords("password\n12345678\n")).toThrow(/2 words, not the list/);
+		const lines = real.split("\n");
+		expect(() => parseCommonPasswords(lines.slice(0, -100).join("\n"))).toThrow(/not the list/);
+		// Windows line ends (a checkout with core.autocrlf) still give the words the check compares.
+		const crlf = parseCommonPasswords(real.replaceAll("\n", "\r\n"));
+		expect(crlf.size).toBe(EXPECTED_WORDS);
+		expect([...crlf].some((word) => word.includes("\r"))).toBe(false);
 	});
 });

@@ -27,11 +27,18 @@ const PAGE_CSP = [
 const HTML = "text/html; charset=UTF-8";
 
 /** Served path → the file in the assets and its type. */
-const FILES: ReadonlyMap<string, { file: string; type: string }> = new Map([
-	...PAGE_NAMES.map((name) => [`/${name}`, { file: pageFile(name), type: HTML }] as const),
-	[PAGE_SCRIPT_PATH, { file: PAGE_SCRIPT_PATH, type: "text/javascript; charset=utf-8" }],
-	[PAGE_STYLE_PATH, { file: PAGE_STYLE_PATH, type: "text/css; charset=utf-8" }],
-	[PAGE_ICON_PATH, { file: PAGE_ICON_PATH, type: "image/svg+xml" }],
+interface ServedFile {
+	file: string;
+	type: string;
+	/** An HTML page (its CSP), not one of its files. */
+	page: boolean;
+}
+
+const FILES: ReadonlyMap<string, ServedFile> = new Map<string, ServedFile>([
+	...PAGE_NAMES.map((name): [string, ServedFile] => [`/${name}`, { file: pageFile(name), type: HTML, page: true }]),
+	[PAGE_SCRIPT_PATH, { file: PAGE_SCRIPT_PATH, type: "text/javascript; charset=utf-8", page: false }],
+	[PAGE_STYLE_PATH, { file: PAGE_STYLE_PATH, type: "text/css; charset=utf-8", page: false }],
+	[PAGE_ICON_PATH, { file: PAGE_ICON_PATH, type: "image/svg+xml", page: false }],
 ]);
 
 export const hostedPages = createMiddleware<AppEnv>(async (c, next) => {
@@ -41,7 +48,7 @@ export const hostedPages = createMiddleware<AppEnv>(async (c, next) => {
 		throw new ApiError(405, `Method ${c.req.method} is not allowed on this path`, { headers: { Allow: "GET, HEAD" } });
 	}
 	const body = await staticAsset(c.env.ASSETS, served.file);
-	if (served.type === HTML) {
+	if (served.page) {
 		// A token in the address must not leak: no-store (the default of every answer here), no referrer.
 		c.header("Content-Security-Policy", PAGE_CSP);
 	} else {
