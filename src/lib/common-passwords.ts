@@ -1,4 +1,4 @@
-import { readStaticAsset } from "./static-assets.ts";
+import { type AssetReader, readStaticAsset } from "./static-assets.ts";
 
 /**
  * The common passwords `passwordProblem` refuses: `assets/common-passwords.txt` (written by
@@ -16,7 +16,7 @@ export const EXPECTED_WORDS = 3309;
 let list: ReadonlySet<string> | undefined;
 
 /** The list, read once per isolate. A failed or wrong read fails the request: never a check without the list. */
-export async function commonPasswords(assets: Fetcher): Promise<ReadonlySet<string>> {
+export async function commonPasswords(assets: AssetReader): Promise<ReadonlySet<string>> {
 	list ??= parseCommonPasswords(await readStaticAsset(assets, COMMON_PASSWORDS_FILE));
 	return list;
 }

@@ -11,7 +11,12 @@
  */
 const kept = new Map<string, string>();
 
-export async function staticAsset(assets: Fetcher, path: string): Promise<string> {
+/** What is used of the ASSETS binding (a `Fetcher`): named by what it does, so Node scripts can import the names. */
+export interface AssetReader {
+	fetch(url: string): Promise<Response>;
+}
+
+export async function staticAsset(assets: AssetReader, path: string): Promise<string> {
 	const known = kept.get(path);
 	if (known !== undefined) return known;
 	const text = await readStaticAsset(assets, path);
@@ -20,7 +25,7 @@ export async function staticAsset(assets: Fetcher, path: string): Promise<string
 }
 
 /** One read of the file, not kept (a failed read throws: the caller's request fails, the next one reads again). */
-export async function readStaticAsset(assets: Fetcher, path: string): Promise<string> {
+export async function readStaticAsset(assets: AssetReader, path: string): Promise<string> {
 	// The binding ignores the host; the path names the file (html_handling = "none": exactly this file).
 	const response = await assets.fetch(`https://assets.invalid${path}`);
 	if (!response.ok) {

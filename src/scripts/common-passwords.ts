@@ -18,6 +18,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import { COMMON_PASSWORDS_FILE } from "../lib/common-passwords.ts";
+import { ASSETS_DIR } from "./assets-dir.ts";
 
 export const DEFAULT_COUNT = 10_000;
 // The same bounds as passwordProblem's length rule.
@@ -45,8 +47,8 @@ export function renderList(count = DEFAULT_COUNT): string {
 	return `${commonPasswords(count).join("\n")}\n`;
 }
 
-/** Where the Worker reads the list (wrangler.toml `[assets]`; src/lib/common-passwords.ts names the same file). */
-export const LIST_FILE = fileURLToPath(new URL("../../assets/common-passwords.txt", import.meta.url).href);
+/** The file the Worker reads the list from (src/lib/common-passwords.ts names it), on disk. */
+export const LIST_FILE = `${ASSETS_DIR}${COMMON_PASSWORDS_FILE}`;
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
 	const count = Number(process.argv[2] ?? DEFAULT_COUNT);

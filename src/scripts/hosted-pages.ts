@@ -12,9 +12,7 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PAGE_NAMES, pageFile } from "../routes/pages/assets.ts";
 import { PAGES } from "../routes/pages/templates.ts";
-
-/** The assets directory (wrangler.toml `[assets] directory`). */
-export const ASSETS_DIR = fileURLToPath(new URL("../../assets", import.meta.url).href);
+import { ASSETS_DIR } from "./assets-dir.ts";
 
 /** Each page's file under the assets directory, and its HTML. */
 export function renderPages(): { file: string; html: string }[] {

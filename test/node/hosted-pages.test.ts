@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { PAGE_NAMES } from "../../src/routes/pages/assets.ts";
 import { PAGES } from "../../src/routes/pages/templates.ts";
-import { ASSETS_DIR, renderPages } from "../../src/scripts/hosted-pages.ts";
+import { ASSETS_DIR } from "../../src/scripts/assets-dir.ts";
+import { renderPages } from "../../src/scripts/hosted-pages.ts";
 
 // Runs in Node: the pages the Worker serves are files in assets/, written from templates.ts by `npm run build:pages`.
 // A template edited without running it (or a file edited by hand) would ship something nobody reviewed.

@@ -21,5 +21,8 @@ export const PAGE_NAMES = [
 
 export type PageName = (typeof PAGE_NAMES)[number];
 
+/** A page's path (mailed links: `<DASHBOARD_URL's origin><path>?token=…`). */
+export const pagePath = (name: PageName) => `/${name}`;
+
 /** A page's file in the assets. */
 export const pageFile = (name: PageName) => `/pages/${name}.html`;

@@ -10,7 +10,7 @@ import { createMiddleware } from "hono/factory";
 import { ApiError } from "../../lib/errors.ts";
 import { staticAsset } from "../../lib/static-assets.ts";
 import type { AppEnv } from "../../types.ts";
-import { PAGE_ICON_PATH, PAGE_NAMES, PAGE_SCRIPT_PATH, PAGE_STYLE_PATH, pageFile } from "./assets.ts";
+import { PAGE_ICON_PATH, PAGE_NAMES, PAGE_SCRIPT_PATH, PAGE_STYLE_PATH, pageFile, pagePath } from "./assets.ts";
 
 /** Nothing inline, nothing from elsewhere: the script and stylesheet come from this origin, calls go to it. */
 const PAGE_CSP = [
@@ -35,7 +35,7 @@ interface ServedFile {
 }
 
 const FILES: ReadonlyMap<string, ServedFile> = new Map<string, ServedFile>([
-	...PAGE_NAMES.map((name): [string, ServedFile] => [`/${name}`, { file: pageFile(name), type: HTML, page: true }]),
+	...PAGE_NAMES.map((name): [string, ServedFile] => [pagePath(name), { file: pageFile(name), type: HTML, page: true }]),
 	[PAGE_SCRIPT_PATH, { file: PAGE_SCRIPT_PATH, type: "text/javascript; charset=utf-8", page: false }],
 	[PAGE_STYLE_PATH, { file: PAGE_STYLE_PATH, type: "text/css; charset=utf-8", page: false }],
 	[PAGE_ICON_PATH, { file: PAGE_ICON_PATH, type: "image/svg+xml", page: false }],
@@ -59,7 +59,7 @@ export const hostedPages = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 /** The paths the pages answer (README, and an operator's app taking the links over). */
-export const HOSTED_PAGE_PATHS = PAGE_NAMES.map((name) => `/${name}`);
+export const HOSTED_PAGE_PATHS = PAGE_NAMES.map(pagePath);
 
 /** Every path the middleware answers, pages and their files: it is mounted on these alone (no other request pays). */
 export const HOSTED_PATHS = [...FILES.keys()];
