@@ -1,8 +1,7 @@
-import { requestId } from "hono/request-id";
 import type { Config } from "./config.ts";
 import { notFoundHandler, onError } from "./middleware/error-handler.ts";
 import { requestContext } from "./middleware/request-context.ts";
-import { contentHeaders, corsHeaders, securityHeaders } from "./middleware/response-headers.ts";
+import { responseHeaders } from "./middleware/response-headers.ts";
 import { devRouter } from "./routes/dev/index.ts";
 import { accountRouter } from "./routes/ild/account/index.ts";
 import { communitiesRouter } from "./routes/ild/communities/index.ts";
@@ -20,19 +19,6 @@ import { metaRouter } from "./routes/meta/index.ts";
 import { HOSTED_PATHS, hostedPages } from "./routes/pages/index.ts";
 import { createRouter } from "./routes/shared/openapi.ts";
 
-/**
- * Hono's request id: an incoming `X-Request-Id` is echoed when it is a sane token (Hono's own rule, plus
- * the dots and colons of common trace ids), else a UUID is generated.
- */
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:=-]{1,128}$/;
-const requestIds = requestId({
-	limitLength: 128,
-	generator: (c) => {
-		const incoming = c.req.header("X-Request-Id");
-		return incoming && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
-	},
-});
-
 const DESCRIPTION =
 	"One identity core under two API surfaces: the KC7 API (snake_case, /api and /auth) and the ILD Auth API " +
 	"(camelCase, /sign and /user). Errors are always `{error, message}` (plus `issues` on validation errors). " +
@@ -42,7 +28,7 @@ const DESCRIPTION =
 export function createApp() {
 	const app = createRouter();
 	// Outermost first: every response (errors, 404s and 405s included) passes back through all of them.
-	app.use("*", requestIds, requestContext, corsHeaders, securityHeaders, contentHeaders);
+	app.use("*", requestContext, responseHeaders);
 	// The pages for mailed links (HOSTED_PAGES): a middleware on their paths, not routes, since they are no API operations.
 	for (const path of HOSTED_PATHS) app.use(path, hostedPages);
 

@@ -10,12 +10,23 @@ import type { Deps, RequestFacts } from "../services/deps.ts";
 import type { AppEnv } from "../types.ts";
 
 /**
- * Parsed configuration and the service dependencies (`deps`), set once for every request, after Hono's
- * request-id middleware (`c.get("requestId")`, echoed in `X-Request-Id`). Invalid
- * configuration fails closed: every request gets the 500 envelope (the variable is named in the
- * log once per isolate by getConfig), never an answer computed with a guessed setting.
+ * An incoming `X-Request-Id` is echoed when it is a sane token (letters, digits and the `._:=-` of common trace
+ * ids, at most 128), else a UUID is generated.
+ */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:=-]{1,128}$/;
+
+/**
+ * What every request is given before anything else runs: its id (`c.get("requestId")`, echoed in `X-Request-Id`
+ * on every answer), the parsed configuration and the service dependencies (`deps`). One middleware rather than
+ * Hono's request-id middleware beside it: every request pays each middleware layer (README "Bench"). Invalid
+ * configuration fails closed: every request gets the 500 envelope (the variable is named in the log once per
+ * isolate by getConfig), never an answer computed with a guessed setting.
  */
 export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
+	const incoming = c.req.header("X-Request-Id");
+	const requestId = incoming !== undefined && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+	c.set("requestId", requestId);
+	c.header("X-Request-Id", requestId);
 	let config: Config;
 	try {
 		config = getConfig(c.env);

@@ -10,22 +10,58 @@ import { uniqueEmail } from "../helpers/unique.ts";
 
 const REGISTER = { password: "a-long-enough-password", firstName: "Ann", lastName: "Lee" };
 
+/** A CORS preflight from `origin` (an allowed one is answered by Hono's CORS, any other by a bare 204). */
+const preflightFrom = (origin: string): RequestInit => ({
+	method: "OPTIONS",
+	headers: { Origin: origin, "Access-Control-Request-Method": "POST" },
+});
+
 describe("every response", () => {
 	it("carries a request id: echoed when sane, generated otherwise", async () => {
 		const echoed = await send("/api", { headers: { "X-Request-Id": "req-123.abc" } });
 		expect(echoed.headers.get("X-Request-Id")).toBe("req-123.abc");
 		const generated = await send("/api", { headers: { "X-Request-Id": "bad id <script>" } });
 		expect(generated.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
-		const missing = await send("/nope");
-		expect(missing.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
+		for (const res of [
+			await send("/nope"),
+			await send("/api", { headers: { "X-Request-Id": "x".repeat(129) } }),
+			await send("/sign/login", preflightFrom("https://elsewhere.example")),
+			await send("/sign/login", preflightFrom("http://localhost:5173")),
+		])
+			expect(res.headers.get("X-Request-Id"), res.url).toMatch(/^[0-9a-f-]{36}$/);
+		const longest = "a.b:c=d-".repeat(16);
+		expect((await send("/api", { headers: { "X-Request-Id": longest } })).headers.get("X-Request-Id")).toBe(longest);
 	});
 
-	it("carries security headers, errors included", async () => {
-		for (const res of [await send("/api"), await send("/nope"), await send("/api/users/me")]) {
-			expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
-			expect(res.headers.get("X-Frame-Options")).toBe("DENY");
-			expect(res.headers.get("Strict-Transport-Security")).toMatch(/max-age=\d+/);
-			expect(res.headers.get("Referrer-Policy")).toBe("no-referrer");
+	it("carries security headers, errors and preflights included", async () => {
+		for (const res of [
+			await send("/api"),
+			await send("/nope"),
+			await send("/api/users/me"),
+			await send("/sign/login", preflightFrom("https://elsewhere.example")),
+			await send("/sign/login", preflightFrom("http://localhost:5173")),
+			await send("/api", { method: "HEAD" }),
+		]) {
+			expect(res.headers.get("X-Content-Type-Options"), res.url).toBe("nosniff");
+			expect(res.headers.get("X-Frame-Options"), res.url).toBe("DENY");
+			expect(res.headers.get("Strict-Transport-Security"), res.url).toBe("max-age=63072000; includeSubDomains");
+			expect(res.headers.get("Content-Security-Policy"), res.url).toBe("default-src 'none'; frame-ancestors 'none'");
+			expect(res.headers.get("Vary"), res.url).toContain("Origin");
+		}
+	});
+
+	it("what only a document obeys (no referrer, its own opener group) on every answer but JSON", async () => {
+		const json = [await send("/api"), await send("/nope"), await send("/openapi.json")];
+		for (const res of json) {
+			expect(res.headers.get("Referrer-Policy"), res.url).toBeNull();
+			expect(res.headers.get("Cross-Origin-Opener-Policy"), res.url).toBeNull();
+		}
+		for (const res of [
+			await send("/api/docs"),
+			await send("/sign/login", preflightFrom("https://elsewhere.example")),
+		]) {
+			expect(res.headers.get("Referrer-Policy"), res.url).toBe("no-referrer");
+			expect(res.headers.get("Cross-Origin-Opener-Policy"), res.url).toBe("same-origin");
 		}
 	});
 

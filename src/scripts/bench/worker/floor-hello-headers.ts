@@ -11,8 +11,6 @@ const HEADERS = {
 	"Content-Type": "application/json; charset=utf-8",
 	"Cache-Control": "no-store",
 	"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-	"Cross-Origin-Opener-Policy": "same-origin",
-	"Referrer-Policy": "no-referrer",
 	"Strict-Transport-Security": "max-age=63072000; includeSubDomains",
 	Vary: "Origin",
 	"X-Content-Type-Options": "nosniff",
