@@ -90,7 +90,7 @@ export async function cachedJsonResponse<E extends AppEnv>(
 	c.header("ETag", entry.etag);
 	const condition = parseEntityTags(c.req.header("If-None-Match"));
 	if (condition !== null && entityTagMatches(condition, entry.etag, "weak")) return c.body(null, 304);
-	return c.body(entry.body, 200, { "Content-Type": "application/json" });
+	return c.body(entry.body, 200, { "Content-Type": "application/json; charset=utf-8" });
 }
 
 export async function cacheableJson<T, E extends AppEnv>(c: Context<E>, value: T, maxAge: number): Promise<boolean> {

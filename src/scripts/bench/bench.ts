@@ -26,6 +26,7 @@ import {
 	NORMAL_COLUMNS,
 	pairedRatio,
 	ratio,
+	stealNote,
 	summarize,
 	type Target,
 	table,
@@ -230,6 +231,8 @@ async function normalMode(server: Server, secrets: Secrets): Promise<Outcome> {
 	notes.push(await headerFloorCheck(server));
 	const results = await measure(server, endpoints, refreshTopUp(server, pool, accounts));
 	notes.push(`GET /sign/refresh: ${pool.answersWithoutCookie} 2xx answers without a rotated cookie (grace answers)`);
+	const steal = stealNote(results);
+	if (steal) notes.push(steal);
 	const m = (name: string) => results[name]?.median;
 	const cpuNote = "unavailable" in server.cpu ? server.cpu.unavailable : undefined;
 	const cpuRatio = (a: string, b: string) => pairedRatio(results[a], results[b], (s) => s.cpuMsPerRequest);
@@ -358,6 +361,8 @@ async function farMode(server: Server): Promise<Outcome> {
 	const results = await measure(server, endpoints, refreshTopUp(server, pool, accounts));
 	notes.push(`far: ${bookmarkNote}`);
 	notes.push(`GET /sign/refresh: ${pool.answersWithoutCookie} 2xx answers without a rotated cookie (grace answers)`);
+	const steal = stealNote(results);
+	if (steal) notes.push(steal);
 	const primary = (name: string) => results[name]?.median.d1PrimaryPerRequest ?? null;
 	const targets = [
 		target("POST /sign/login primary round trips/req", "≤ 2", primary("POST /sign/login"), "max", 2),

@@ -4,7 +4,7 @@
  */
 import autocannon from "autocannon";
 import type { WorkerName } from "./build.ts";
-import { type Counts, counts, cpuMs, type Server } from "./server.ts";
+import { type Counts, counts, cpuMs, machineTicks, type Server } from "./server.ts";
 
 export interface Endpoint {
 	name: string;
@@ -43,6 +43,8 @@ export interface Sample {
 	 */
 	serverCpuShare: number | null;
 	generatorCpuShare: number;
+	/** The share of the machine's CPU time the hypervisor gave to other guests while the load ran (null: unknown). */
+	stealShare: number | null;
 }
 
 /** The latest refresh cookie of each session not in flight. */
@@ -132,6 +134,7 @@ export async function runLoad(
 	const cpuBefore = "pid" in server.cpu ? cpuMs(server.cpu.pid) : null;
 	const wallStart = performance.now();
 	const generatorBefore = process.cpuUsage();
+	const machineBefore = machineTicks();
 	const result = await autocannon({
 		url,
 		connections: load.connections,
@@ -140,6 +143,7 @@ export async function runLoad(
 		timeout: 30,
 	});
 	const generator = process.cpuUsage(generatorBefore);
+	const machineAfter = machineTicks();
 	const wallMs = performance.now() - wallStart;
 	const cpuAtEnd = "pid" in server.cpu ? cpuMs(server.cpu.pid) : null;
 	const after = await settle(url);
@@ -167,5 +171,9 @@ export async function runLoad(
 		durableObjectCallsPerRequest: per("durableObjectCalls"),
 		serverCpuShare: cpuBefore !== null && cpuAtEnd !== null ? (cpuAtEnd - cpuBefore) / wallMs : null,
 		generatorCpuShare: (generator.user + generator.system) / 1000 / wallMs,
+		stealShare:
+			machineBefore && machineAfter && machineAfter.total > machineBefore.total
+				? (machineAfter.steal - machineBefore.steal) / (machineAfter.total - machineBefore.total)
+				: null,
 	};
 }

@@ -39,6 +39,7 @@ export function summarize(rounds: Sample[]): Measured {
 			durableObjectCallsPerRequest: median((s) => s.durableObjectCallsPerRequest) ?? 0,
 			serverCpuShare: median((s) => s.serverCpuShare),
 			generatorCpuShare: median((s) => s.generatorCpuShare) ?? 0,
+			stealShare: median((s) => s.stealShare),
 		},
 		rounds,
 	};
@@ -82,6 +83,8 @@ export const ratio = (a: number | null | undefined, b: number | null | undefined
 /**
  * An endpoint's figure over its floor's, round by round (the two ran minutes apart at most, adjacent in each round),
  * then the median of those ratios: steadier than the ratio of the two medians when the machine's speed drifts.
+ * Only the rounds where neither side lost CPU to other guests of the VM count, when there is one such round (a
+ * steal share above STEAL_LIMIT, or unknown, on either side rules a round out); otherwise every round does.
  */
 export function pairedRatio(
 	a: Measured | undefined,
@@ -89,14 +92,19 @@ export function pairedRatio(
 	pick: (s: Sample) => number | null,
 ): number | null {
 	if (!a || !b) return null;
-	const ratios = a.rounds
-		.map((sample, i) => ratio(pick(sample), b.rounds[i] ? pick(b.rounds[i]) : null))
-		.filter((r): r is number => r !== null)
-		.sort((x, y) => x - y);
+	const pairs = a.rounds.flatMap((sample, i) => {
+		const floor = b.rounds[i];
+		const value = floor ? ratio(pick(sample), pick(floor)) : null;
+		return floor && value !== null ? [{ value, clean: isClean(sample) && isClean(floor) }] : [];
+	});
+	const clean = pairs.filter((p) => p.clean);
+	const ratios = (clean.length > 0 ? clean : pairs).map((p) => p.value).sort((x, y) => x - y);
 	if (ratios.length === 0) return null;
 	const mid = Math.floor(ratios.length / 2);
 	return ratios.length % 2 ? (ratios[mid] as number) : ((ratios[mid - 1] as number) + (ratios[mid] as number)) / 2;
 }
+
+const isClean = (s: Sample) => s.stealShare !== null && s.stealShare <= STEAL_LIMIT;
 
 const fmt = (v: number | null, digits = 1) => (v === null ? "n/a" : v.toFixed(digits));
 
@@ -111,13 +119,27 @@ export const NORMAL_COLUMNS: Column[] = [
 	["DO/req", 7, (m) => fmt(m.durableObjectCallsPerRequest, 2)],
 	["srv CPU", 8, (m) => (m.serverCpuShare === null ? "n/a" : `${(m.serverCpuShare * 100).toFixed(0)}%`)],
 	["gen CPU", 8, (m) => `${(m.generatorCpuShare * 100).toFixed(0)}%`],
+	["steal", 6, (m) => (m.stealShare === null ? "n/a" : `${(m.stealShare * 100).toFixed(0)}%`)],
 	["requests", 9, (m) => String(m.responses)],
 	["non-2xx", 8, (m) => String(m.non2xx + m.errors + m.timeouts)],
 ];
 
 export const LEGEND =
 	"CPU ms/req: workerd process CPU time ÷ requests the Worker finished; D1 rt/req: D1 round trips; DO/req: rate-limiter calls; " +
-	"srv CPU / gen CPU: CPU time ÷ wall time of workerd / of the load generator (100% = one core); latency has 1 ms resolution";
+	"srv CPU / gen CPU: CPU time ÷ wall time of workerd / of the load generator (100% = one core); " +
+	"steal: the machine's CPU time its hypervisor gave to other guests during the run; latency has 1 ms resolution";
+
+/** Above this steal share a run measured the neighbours of a shared VM as much as the Worker. */
+const STEAL_LIMIT = 0.05;
+
+/** A note on the runs (endpoint × round) that lost CPU to other guests, or null when none did (or unknown). */
+export function stealNote(results: Record<string, Measured>): string | null {
+	const runs = Object.values(results).flatMap((r) => r.rounds);
+	const shares = runs.map((s) => s.stealShare).filter((v): v is number => v !== null);
+	const stolen = shares.filter((v) => v > STEAL_LIMIT);
+	if (stolen.length === 0) return null;
+	return `steal: ${stolen.length} of ${runs.length} runs lost more than ${STEAL_LIMIT * 100}% of the machine's CPU to other guests (up to ${(Math.max(...stolen) * 100).toFixed(0)}%): they measure the neighbours too, so a ratio uses only the rounds where neither side did, when there is one — with many such runs, run again`;
+}
 
 export const FAR_COLUMNS: Column[] = [
 	["p50 ms", 8, (m) => fmt(m.p50Ms)],

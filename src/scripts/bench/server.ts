@@ -220,6 +220,23 @@ export function cpuMs(pid: number): number {
 	return ((stat.utime + stat.stime) * 1000) / ticksPerSecond;
 }
 
+/**
+ * The machine's CPU time so far (all cores, in ticks) and the part of it the hypervisor gave to other guests
+ * ("steal", /proc/stat): on a shared VM a run that lost CPU to its neighbours measures them as much as the Worker.
+ * null where there is no /proc/stat (not Linux).
+ */
+export function machineTicks(): { total: number; steal: number } | null {
+	try {
+		const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+		// user nice system idle iowait irq softirq steal (guest time is already inside user and nice)
+		const total = fields.slice(0, 8).reduce((sum, n) => sum + n, 0);
+		const steal = fields[7];
+		return steal === undefined || !Number.isFinite(total) ? null : { total, steal };
+	} catch {
+		return null;
+	}
+}
+
 /** The counts instrument.ts keeps inside a Worker. */
 export interface Counts {
 	started: number;
