@@ -3,7 +3,7 @@ import { guardedD1 } from "../db/guarded-d1.ts";
 import { ApiError } from "../lib/errors.ts";
 import { type AccessClaims, verifyAccessToken } from "../lib/jwt.ts";
 import type { Role } from "../lib/roles.ts";
-import { sessionGuard } from "../services/sessions.ts";
+import { sessionGuard } from "../services/session-guard.ts";
 import type { AppEnv } from "../types.ts";
 import { depsOver } from "./request-context.ts";
 import { declaresSecurity } from "./security.ts";

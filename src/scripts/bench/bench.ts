@@ -183,6 +183,15 @@ const appEndpoints = (accounts: Account[], token: string, pool: RefreshPool, col
 	];
 };
 
+const GUARDED_D1_FLOOR = "floor: D1 PK read + session check";
+
+/** The D1 floor's read batched behind the session check of `token` (its account's row, its session). */
+function guardedReadPath(account: Account, token: string): string {
+	const { sid } = decodeJwt(token);
+	if (typeof sid !== "string") throw new Error("access token without sid");
+	return `/?id=${account.id}&session=${encodeURIComponent(sid)}`;
+}
+
 /** Whether the hello + headers floor answers with the same header names as the app's `GET /api` (a note either way). */
 async function headerFloorCheck(server: Server): Promise<string> {
 	const names = async (url: string) => {
@@ -223,7 +232,10 @@ async function normalMode(server: Server, secrets: Secrets): Promise<Outcome> {
 				{ name: "floor: hello (Hono)", worker: "floor-hello", method: "GET", path: "/" },
 				{ name: "floor: hello + headers", worker: "floor-hello-headers", method: "GET", path: "/" },
 			],
-			"GET /user/profile": { name: "floor: D1 PK read", worker: "floor-d1", method: "GET", path: `/?id=${first.id}` },
+			"GET /user/profile": [
+				{ name: "floor: D1 PK read", worker: "floor-d1", method: "GET", path: `/?id=${first.id}` },
+				{ name: GUARDED_D1_FLOOR, worker: "floor-d1", method: "GET", path: guardedReadPath(first, token) },
+			],
 		};
 		const cold = await distinctTokens(secrets, token);
 		return appEndpoints(accounts, token, pool, cold).flatMap((e) => [e, ...[floors[e.name] ?? []].flat()]);
@@ -306,6 +318,10 @@ async function normalMode(server: Server, secrets: Secrets): Promise<Outcome> {
 		),
 		`info  ${COLD_CHECK} req/s ÷ JWT floor: ${rpsRatio(COLD_CHECK, "floor: JWT verify")?.toFixed(3) ?? "n/a"} (every request verifies a signature, as the floor does)`,
 		`info  ${COLD_ME} CPU/req ÷ D1 floor: ${cpuRatio(COLD_ME, "floor: D1 PK read")?.toFixed(3) ?? "n/a"} (every request verifies a signature)`,
+		...["GET /api/users/me", "GET /user/profile"].map(
+			(name) =>
+				`info  ${name} CPU/req ÷ D1 + session check floor: ${cpuRatio(name, GUARDED_D1_FLOOR)?.toFixed(3) ?? "n/a"} (the D1 read in one batch behind the session check every Bearer read runs)`,
+		),
 	].join("\n");
 	return { results, targets, printed, bundle };
 }
@@ -501,6 +517,7 @@ async function profileMode(server: Server, scripts: Record<WorkerName, string>, 
 			{ name: "floor: PBKDF2 100k", worker: "floor-pbkdf2", method: "GET", path: "/" },
 			{ name: "floor: JWT verify", worker: "floor-jwt", method: "GET", path: "/", headers: bearer(token) },
 			{ name: "floor: D1 PK read", worker: "floor-d1", method: "GET", path: `/?id=${first.id}` },
+			{ name: GUARDED_D1_FLOOR, worker: "floor-d1", method: "GET", path: guardedReadPath(first, token) },
 		];
 	};
 	const profiled: Run = async (endpoint, load, round) => {
@@ -550,6 +567,8 @@ async function profileMode(server: Server, scripts: Record<WorkerName, string>, 
 		["GET /api/users/me", "floor: D1 PK read"],
 		[COLD_ME, "floor: D1 PK read"],
 		["GET /user/profile", "floor: D1 PK read"],
+		["GET /api/users/me", GUARDED_D1_FLOOR],
+		["GET /user/profile", GUARDED_D1_FLOOR],
 	];
 	const isolateLines = pairs
 		.filter(([a, b]) => isolateUs(a) !== null && isolateUs(b) !== null)
