@@ -5,6 +5,7 @@ import { type AccessClaims, verifyAccessToken } from "../lib/jwt.ts";
 import type { Role } from "../lib/roles.ts";
 import { sessionGuard } from "../services/session-guard.ts";
 import type { AppEnv } from "../types.ts";
+import { errorResponse } from "./error-handler.ts";
 import { depsOver } from "./request-context.ts";
 import { declaresSecurity } from "./security.ts";
 
@@ -50,7 +51,11 @@ export function bearerAuth(options: { liveness?: boolean } = {}) {
 		const guard = guardedD1(c.get("d1").d1, sessionGuard(claims.sessionId, claims.userId));
 		c.set("deps", depsOver(c.get("deps"), guard.d1));
 		await next();
-		if (!guard.checked && !(await guard.checkNow())) c.res = new ApiError(401, INVALID_ACCESS_TOKEN).getResponse();
+		if (!guard.checked && !(await guard.checkNow())) {
+			// Dropped first, or Hono would copy the handler's headers (an image's ETag and caching) onto the 401.
+			c.res = undefined;
+			c.res = errorResponse(c, new ApiError(401, INVALID_ACCESS_TOKEN));
+		}
 	});
 	return declaresSecurity(middleware, [{ bearerAuth: [] }]);
 }

@@ -8,6 +8,7 @@ import { ApiError } from "../lib/errors.ts";
 import { describeError } from "../lib/log.ts";
 import type { Deps, RequestFacts } from "../services/deps.ts";
 import type { AppEnv } from "../types.ts";
+import { finishHeaders } from "./response-headers.ts";
 
 /**
  * An incoming `X-Request-Id` is echoed when it is a sane token (letters, digits and the `._:=-` of common trace
@@ -32,8 +33,11 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
 		config = getConfig(c.env);
 	} catch (error) {
 		if (!(error instanceof ConfigError)) throw error;
-		c.header("Cache-Control", "no-store");
-		return c.json(new ApiError(500, "An unexpected error occurred").body(), 500);
+		// No CORS without a configuration; every other header an answer carries, as responseHeaders would.
+		const res = c.json(new ApiError(500, "An unexpected error occurred").body(), 500);
+		res.headers.set("Vary", "Origin");
+		finishHeaders(res.headers);
+		return res;
 	}
 	c.set("config", config);
 	// Every request starts at the D1 primary; only an anonymous public read moves elsewhere (replicaReads below).

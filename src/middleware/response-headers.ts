@@ -40,9 +40,10 @@ const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
 ];
 
 /**
- * What only a document obeys, for every answer that is not JSON (pages, the docs, images, empty answers): no
- * referrer (a page's address may hold a mailed token) and its own browsing-context group. JSON is never rendered
- * as a document, so its answers — nearly all of them — skip the bytes.
+ * What only a document's own requests and windows obey, for every answer that is not JSON (pages, the docs,
+ * images, empty answers): no referrer (a page's address may hold a mailed token) and its own browsing-context
+ * group. JSON answers — nearly all of them — skip the bytes: even shown as a document (a failed login link opened
+ * in the browser), JSON has no links, subresources or scripts that a referrer or opener policy could govern.
  */
 const DOCUMENT_HEADERS: readonly (readonly [string, string])[] = [
 	["Referrer-Policy", "no-referrer"],
@@ -79,9 +80,20 @@ export const responseHeaders = createMiddleware<AppEnv>(async (c, next) => {
 		c.res.headers.append("Vary", "Origin");
 	}
 	const h = c.res.headers;
+	// The id is a prepared header, which only answers built through the context carry: any other gets it here.
+	if (!h.has("X-Request-Id")) h.set("X-Request-Id", c.get("requestId"));
+	finishHeaders(h);
+});
+
+/**
+ * The headers every answer gets whatever its route, CORS aside (which needs the configuration): the security
+ * headers, JSON's charset, the document headers on what is not JSON, no-store unless the route said otherwise.
+ * Also used by the answer given when the configuration is invalid (request-context.ts), before this middleware.
+ */
+export function finishHeaders(h: Headers): void {
 	for (const [name, value] of SECURITY_HEADERS) if (!h.has(name)) h.set(name, value);
 	const type = h.get("Content-Type") ?? "";
 	if (BARE_JSON_TYPE.test(type)) h.set("Content-Type", "application/json; charset=utf-8");
 	else if (!JSON_TYPE.test(type)) for (const [name, value] of DOCUMENT_HEADERS) if (!h.has(name)) h.set(name, value);
 	if (!h.has("Cache-Control")) h.set("Cache-Control", "no-store");
-});
+}

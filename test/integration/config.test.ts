@@ -42,6 +42,12 @@ describe("configuration is validated at startup", () => {
 			const res = await sendWith({ ...overrides } as Partial<Env>, "/api");
 			await expectError(res, 500, "An unexpected error occurred");
 			expect(res.headers.get("X-Request-Id")).toBeTruthy();
+			// Every other header an answer carries (CORS aside: it needs the configuration).
+			expect(res.headers.get("Content-Type")).toBe("application/json; charset=utf-8");
+			expect(res.headers.get("Cache-Control")).toBe("no-store");
+			expect(res.headers.get("Content-Security-Policy")).toBe("default-src 'none'; frame-ancestors 'none'");
+			expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+			expect(res.headers.get("Vary")).toBe("Origin");
 			expect(logged.join("\n")).toContain(`"variable":"${variable}"`);
 		});
 	}

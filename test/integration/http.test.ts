@@ -16,52 +16,60 @@ const preflightFrom = (origin: string): RequestInit => ({
 	headers: { Origin: origin, "Access-Control-Request-Method": "POST" },
 });
 
+/** Requests by name, answered in turn (a Response made inside the Worker has no url to tell them apart). */
+async function answers(requests: Record<string, [path: string, init?: RequestInit]>): Promise<[string, Response][]> {
+	const answered: [string, Response][] = [];
+	for (const [label, [path, init]] of Object.entries(requests)) answered.push([label, await send(path, init)]);
+	return answered;
+}
+
+const REFUSED_PREFLIGHT: [string, RequestInit] = ["/sign/login", preflightFrom("https://elsewhere.example")];
+const ALLOWED_PREFLIGHT: [string, RequestInit] = ["/sign/login", preflightFrom("http://localhost:5173")];
+
 describe("every response", () => {
 	it("carries a request id: echoed when sane, generated otherwise", async () => {
 		const echoed = await send("/api", { headers: { "X-Request-Id": "req-123.abc" } });
 		expect(echoed.headers.get("X-Request-Id")).toBe("req-123.abc");
-		const generated = await send("/api", { headers: { "X-Request-Id": "bad id <script>" } });
-		expect(generated.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
-		for (const res of [
-			await send("/nope"),
-			await send("/api", { headers: { "X-Request-Id": "x".repeat(129) } }),
-			await send("/sign/login", preflightFrom("https://elsewhere.example")),
-			await send("/sign/login", preflightFrom("http://localhost:5173")),
-		])
-			expect(res.headers.get("X-Request-Id"), res.url).toMatch(/^[0-9a-f-]{36}$/);
+		const generated = await answers({
+			"insane id": ["/api", { headers: { "X-Request-Id": "bad id <script>" } }],
+			"id too long": ["/api", { headers: { "X-Request-Id": "x".repeat(129) } }],
+			"404 without id": ["/nope"],
+			"refused preflight": REFUSED_PREFLIGHT,
+			"allowed preflight": ALLOWED_PREFLIGHT,
+		});
+		for (const [label, res] of generated) expect(res.headers.get("X-Request-Id"), label).toMatch(/^[0-9a-f-]{36}$/);
 		const longest = "a.b:c=d-".repeat(16);
 		expect((await send("/api", { headers: { "X-Request-Id": longest } })).headers.get("X-Request-Id")).toBe(longest);
 	});
 
 	it("carries security headers, errors and preflights included", async () => {
-		for (const res of [
-			await send("/api"),
-			await send("/nope"),
-			await send("/api/users/me"),
-			await send("/sign/login", preflightFrom("https://elsewhere.example")),
-			await send("/sign/login", preflightFrom("http://localhost:5173")),
-			await send("/api", { method: "HEAD" }),
-		]) {
-			expect(res.headers.get("X-Content-Type-Options"), res.url).toBe("nosniff");
-			expect(res.headers.get("X-Frame-Options"), res.url).toBe("DENY");
-			expect(res.headers.get("Strict-Transport-Security"), res.url).toBe("max-age=63072000; includeSubDomains");
-			expect(res.headers.get("Content-Security-Policy"), res.url).toBe("default-src 'none'; frame-ancestors 'none'");
-			expect(res.headers.get("Vary"), res.url).toContain("Origin");
+		const all = await answers({
+			hello: ["/api"],
+			"404": ["/nope"],
+			"401": ["/api/users/me"],
+			"refused preflight": REFUSED_PREFLIGHT,
+			"allowed preflight": ALLOWED_PREFLIGHT,
+			HEAD: ["/api", { method: "HEAD" }],
+		});
+		for (const [label, res] of all) {
+			expect(res.headers.get("X-Content-Type-Options"), label).toBe("nosniff");
+			expect(res.headers.get("X-Frame-Options"), label).toBe("DENY");
+			expect(res.headers.get("Strict-Transport-Security"), label).toBe("max-age=63072000; includeSubDomains");
+			expect(res.headers.get("Content-Security-Policy"), label).toBe("default-src 'none'; frame-ancestors 'none'");
+			expect(res.headers.get("Vary"), label).toContain("Origin");
+			expect(res.headers.get("Cache-Control"), label).toBe("no-store");
 		}
 	});
 
 	it("what only a document obeys (no referrer, its own opener group) on every answer but JSON", async () => {
-		const json = [await send("/api"), await send("/nope"), await send("/openapi.json")];
-		for (const res of json) {
-			expect(res.headers.get("Referrer-Policy"), res.url).toBeNull();
-			expect(res.headers.get("Cross-Origin-Opener-Policy"), res.url).toBeNull();
+		const json = await answers({ hello: ["/api"], "404": ["/nope"], document: ["/openapi.json"] });
+		for (const [label, res] of json) {
+			expect(res.headers.get("Referrer-Policy"), label).toBeNull();
+			expect(res.headers.get("Cross-Origin-Opener-Policy"), label).toBeNull();
 		}
-		for (const res of [
-			await send("/api/docs"),
-			await send("/sign/login", preflightFrom("https://elsewhere.example")),
-		]) {
-			expect(res.headers.get("Referrer-Policy"), res.url).toBe("no-referrer");
-			expect(res.headers.get("Cross-Origin-Opener-Policy"), res.url).toBe("same-origin");
+		for (const [label, res] of await answers({ docs: ["/api/docs"], "refused preflight": REFUSED_PREFLIGHT })) {
+			expect(res.headers.get("Referrer-Policy"), label).toBe("no-referrer");
+			expect(res.headers.get("Cross-Origin-Opener-Policy"), label).toBe("same-origin");
 		}
 	});
 

@@ -278,6 +278,17 @@ describe("revoked means revoked, on every Bearer operation of the document", () 
 				const body = (await res.json()) as { error?: unknown; message?: unknown };
 				if (body.error !== "Unauthorized" || typeof body.message !== "string")
 					failures.push(`${where} (not the error envelope: ${JSON.stringify(body)})`);
+				// Nothing of the answer it replaced (an image's ETag, a year of caching) rides on the 401.
+				const headers = ["Cache-Control", "ETag", "Content-Disposition", "Content-Type"].map(
+					(name) => `${name}: ${res.headers.get(name)}`,
+				);
+				const expected = [
+					"Cache-Control: no-store",
+					"ETag: null",
+					"Content-Disposition: null",
+					"Content-Type: application/json; charset=utf-8",
+				];
+				if (headers.join("; ") !== expected.join("; ")) failures.push(`${where} (headers ${headers.join("; ")})`);
 				if (before !== null && (await fingerprint()) !== before) failures.push(`${where} (but D1 changed)`);
 			}
 			expect(failures, failures.join("\n")).toEqual([]);

@@ -346,7 +346,12 @@ describe("GET /user/profile/stream/:key", () => {
 			expect((await get({ "If-None-Match": match })).status, match).toBe(304);
 		// Strong comparison for If-Match: a weak or different tag fails with 412 and no image bytes.
 		for (const miss of ['"other"', `W/${etag}`]) {
-			await expectError(await get({ "If-Match": miss }), 412, /If-Match/);
+			const res = await get({ "If-Match": miss });
+			// The error carries none of the image's headers: no ETag, no year of caching, no stale length.
+			expect(res.headers.get("Cache-Control"), miss).toBe("no-store");
+			expect(res.headers.get("ETag"), miss).toBeNull();
+			expect(res.headers.get("Content-Disposition"), miss).toBeNull();
+			await expectError(res, 412, /If-Match/);
 		}
 		for (const hit of [etag, "*", `"other", ${etag}`]) expect((await get({ "If-Match": hit })).status, hit).toBe(200);
 		// If-Match is evaluated first: a failed one wins over a matching If-None-Match.
