@@ -185,11 +185,34 @@ const appEndpoints = (accounts: Account[], token: string, pool: RefreshPool, col
 
 const GUARDED_D1_FLOOR = "floor: D1 PK read + session check";
 
-/** The D1 floor's read batched behind the session check of `token` (its account's row, its session). */
-function guardedReadPath(account: Account, token: string): string {
+/**
+ * The floor Workers' endpoints, by the app endpoint each is the floor of (the normal mode runs them right after it:
+ * the machine's drift between the two stays small). `token` is the round's access token, signed in as `account`:
+ * the JWT floor verifies it, and the D1 floor's second read runs behind the check of its session.
+ */
+function floorsAfter(account: Account, token: string): Record<string, Endpoint[]> {
 	const { sid } = decodeJwt(token);
 	if (typeof sid !== "string") throw new Error("access token without sid");
-	return `/?id=${account.id}&session=${encodeURIComponent(sid)}`;
+	const read = `/?id=${account.id}`;
+	return {
+		"POST /api/auth": [{ name: "floor: PBKDF2 100k", worker: "floor-pbkdf2", method: "GET", path: "/" }],
+		[COLD_CHECK]: [
+			{ name: "floor: JWT verify", worker: "floor-jwt", method: "GET", path: "/", headers: bearer(token) },
+		],
+		"GET /api/modules": [
+			{ name: "floor: hello (Hono)", worker: "floor-hello", method: "GET", path: "/" },
+			{ name: "floor: hello + headers", worker: "floor-hello-headers", method: "GET", path: "/" },
+		],
+		"GET /user/profile": [
+			{ name: "floor: D1 PK read", worker: "floor-d1", method: "GET", path: read },
+			{
+				name: GUARDED_D1_FLOOR,
+				worker: "floor-d1",
+				method: "GET",
+				path: `${read}&session=${encodeURIComponent(sid)}`,
+			},
+		],
+	};
 }
 
 /** Whether the hello + headers floor answers with the same header names as the app's `GET /api` (a note either way). */
@@ -218,27 +241,9 @@ async function normalMode(server: Server, secrets: Secrets): Promise<Outcome> {
 	);
 	const endpoints = async (): Promise<Endpoint[]> => {
 		const { token } = await signIn(server.urls.app, first.email);
-		// Each floor runs right after the endpoints compared with it: the machine's drift between the two stays small.
-		const floors: Record<string, Endpoint | Endpoint[]> = {
-			"POST /api/auth": { name: "floor: PBKDF2 100k", worker: "floor-pbkdf2", method: "GET", path: "/" },
-			[COLD_CHECK]: {
-				name: "floor: JWT verify",
-				worker: "floor-jwt",
-				method: "GET",
-				path: "/",
-				headers: bearer(token),
-			},
-			"GET /api/modules": [
-				{ name: "floor: hello (Hono)", worker: "floor-hello", method: "GET", path: "/" },
-				{ name: "floor: hello + headers", worker: "floor-hello-headers", method: "GET", path: "/" },
-			],
-			"GET /user/profile": [
-				{ name: "floor: D1 PK read", worker: "floor-d1", method: "GET", path: `/?id=${first.id}` },
-				{ name: GUARDED_D1_FLOOR, worker: "floor-d1", method: "GET", path: guardedReadPath(first, token) },
-			],
-		};
+		const floors = floorsAfter(first, token);
 		const cold = await distinctTokens(secrets, token);
-		return appEndpoints(accounts, token, pool, cold).flatMap((e) => [e, ...[floors[e.name] ?? []].flat()]);
+		return appEndpoints(accounts, token, pool, cold).flatMap((e) => [e, ...(floors[e.name] ?? [])]);
 	};
 	notes.push(await headerFloorCheck(server));
 	const results = await measure(server, endpoints, refreshTopUp(server, pool, accounts));
@@ -512,12 +517,7 @@ async function profileMode(server: Server, scripts: Record<WorkerName, string>, 
 		const { token } = await signIn(server.urls.app, first.email);
 		return [
 			...appEndpoints(accounts, token, pool, await distinctTokens(secrets, token)),
-			{ name: "floor: hello (Hono)", worker: "floor-hello", method: "GET", path: "/" },
-			{ name: "floor: hello + headers", worker: "floor-hello-headers", method: "GET", path: "/" },
-			{ name: "floor: PBKDF2 100k", worker: "floor-pbkdf2", method: "GET", path: "/" },
-			{ name: "floor: JWT verify", worker: "floor-jwt", method: "GET", path: "/", headers: bearer(token) },
-			{ name: "floor: D1 PK read", worker: "floor-d1", method: "GET", path: `/?id=${first.id}` },
-			{ name: GUARDED_D1_FLOOR, worker: "floor-d1", method: "GET", path: guardedReadPath(first, token) },
+			...Object.values(floorsAfter(first, token)).flat(),
 		];
 	};
 	const profiled: Run = async (endpoint, load, round) => {
