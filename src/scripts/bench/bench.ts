@@ -325,7 +325,7 @@ async function normalMode(server: Server, secrets: Secrets): Promise<Outcome> {
 		`info  ${COLD_ME} CPU/req ÷ D1 floor: ${cpuRatio(COLD_ME, "floor: D1 PK read")?.toFixed(3) ?? "n/a"} (every request verifies a signature)`,
 		...["GET /api/users/me", "GET /user/profile"].map(
 			(name) =>
-				`info  ${name} CPU/req ÷ D1 + session check floor: ${cpuRatio(name, GUARDED_D1_FLOOR)?.toFixed(3) ?? "n/a"} (the D1 read in one batch behind the session check every Bearer read runs)`,
+				`info  ${name} CPU/req ÷ D1 + session check floor: ${cpuRatio(name, GUARDED_D1_FLOOR)?.toFixed(3) ?? "n/a"} (the D1 read folded into one statement behind the session check, as the app folds a Bearer request's first read)`,
 		),
 	].join("\n");
 	return { results, targets, printed, bundle };
