@@ -56,29 +56,56 @@ export interface GuardedD1 {
 	checkNow(): Promise<boolean>;
 }
 
+/** D1's limit of bound parameters per statement: the guard's count too once folded. */
+const MAX_PARAMETERS = 100;
+
 /**
  * The read as one statement with the guard in front — columns `[guard, hit, ...the read's]`, one row with a null
  * `hit` when the read finds nothing — or undefined when folding could change the read's answer:
  * - not a plain `select` (a write, a CTE, several statements);
  * - a parameter other than an anonymous `?` anywhere in the text: the guard's `?1`… come first, so the read's
  *   anonymous ones number on after them, which numbered or named ones would not (a false alarm inside a string
- *   literal only costs the batch);
- * - an ORDER BY at the top level: in SQL the rows of a subquery in FROM have no order of their own.
+ *   literal only costs the batch); or more parameters than a statement may carry with the guard's;
+ * - an ORDER BY at the top level: in SQL the rows of a subquery in FROM have no order of their own;
+ * - a subquery (or table function) in the top-level FROM: inside the join SQLite may drop its ORDER BY, which
+ *   alone it keeps. Subqueries elsewhere (select list, WHERE) keep their own scope and stay as they are.
+ * Newlines close the read, so a trailing `--` comment cannot swallow what follows it.
  */
-export function foldedRead(guardSql: string, readSql: string): string | undefined {
-	if (!/^\s*select\b/i.test(readSql) || /\?\d|[:@$][A-Za-z_]/.test(readSql)) return undefined;
-	const top = topLevelText(readSql);
-	if (top === undefined || /\border\s+by\b/i.test(top) || top.includes(";")) return undefined;
-	return `select guard_row.*, read_row.* from (${guardSql}) guard_row left join (select 1 as "__hit", * from (${readSql})) read_row on 1`;
+export function foldedRead(guard: Guard, readSql: string, readParameters: number): string | undefined {
+	if (readParameters + guard.params.length > MAX_PARAMETERS) return undefined;
+	let folded = foldable.get(readSql);
+	if (folded === undefined) {
+		folded = canFold(readSql)
+			? `select guard_row.*, read_row.* from (${guard.sql}\n) guard_row left join (select 1 as "__hit", * from (${readSql}\n)) read_row on 1`
+			: null;
+		// The app sends a few dozen distinct reads; the bound keeps a stream of distinct SQL from growing it.
+		if (foldable.size < 1_000) foldable.set(readSql, folded);
+	}
+	return folded ?? undefined;
+}
+
+// By read SQL, for the one guard statement the app has (services/session-guard.ts).
+const foldable = new Map<string, string | null>();
+
+const CLAUSE =
+	/^(select|from|join|where|group|having|window|order|limit|offset|on|using|union|intersect|except|values)$/i;
+
+function canFold(sql: string): boolean {
+	if (!/^\s*select\b/i.test(sql) || /\?\d|[:@$][A-Za-z_]/.test(sql)) return false;
+	const scan = scanTopLevel(sql);
+	return scan !== undefined && !scan.fromSubquery && !/\border\s+by\b/i.test(scan.top) && !scan.top.includes(";");
 }
 
 /**
  * The SQL outside every parenthesis, string literal, quoted name and comment (each left as a space) — where a
- * clause of the statement itself can be — or undefined when the text does not close what it opens.
+ * clause of the statement itself can be — and whether a parenthesis opens in its FROM clause; undefined when the
+ * text does not close what it opens.
  */
-function topLevelText(sql: string): string | undefined {
+function scanTopLevel(sql: string): { top: string; fromSubquery: boolean } | undefined {
 	let depth = 0;
 	let top = "";
+	let clause = "";
+	let fromSubquery = false;
 	for (let i = 0; i < sql.length; i++) {
 		const ch = sql[i] as string;
 		const close = ch === "'" || ch === '"' || ch === "`" ? ch : ch === "[" ? "]" : undefined;
@@ -95,16 +122,24 @@ function topLevelText(sql: string): string | undefined {
 			if (end < 0) return undefined;
 			i = end + 1;
 		} else if (ch === "(") {
+			if (depth === 0 && (clause === "from" || clause === "join")) fromSubquery = true;
 			depth++;
 		} else if (ch === ")") {
 			if (--depth < 0) return undefined;
 		} else if (depth === 0) {
+			const word = /^[A-Za-z_]\w*/.exec(sql.slice(i, i + 16))?.[0];
+			if (word !== undefined && !/\w/.test(sql[i - 1] ?? "")) {
+				if (CLAUSE.test(word)) clause = word.toLowerCase();
+				top += sql.slice(i, i + word.length);
+				i += word.length - 1;
+				continue;
+			}
 			top += ch;
 			continue;
 		}
 		if (depth === 0) top += " ";
 	}
-	return depth === 0 ? top : undefined;
+	return depth === 0 ? { top, fromSubquery } : undefined;
 }
 
 export function guardedD1(inner: D1Database, guard: Guard): GuardedD1 {
@@ -157,7 +192,7 @@ export function guardedD1(inner: D1Database, guard: Guard): GuardedD1 {
 			},
 			async raw<T>(options?: { columnNames?: boolean }) {
 				if (checked) return options?.columnNames ? statement.raw<T>({ columnNames: true }) : statement.raw<T>();
-				const folded = options?.columnNames ? undefined : foldedRead(guard.sql, sql);
+				const folded = options?.columnNames ? undefined : foldedRead(guard, sql, values.length);
 				if (folded !== undefined) {
 					const rows = await firstBehindGuard(() =>
 						inner

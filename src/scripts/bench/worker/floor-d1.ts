@@ -12,7 +12,7 @@ import { sessionGuard } from "../../../services/session-guard.ts";
 import { instrument } from "./instrument.ts";
 
 const READ = "SELECT * FROM users WHERE id = ?";
-const FOLDED = foldedRead(sessionGuard("", 0).sql, READ) as string;
+const FOLDED = foldedRead(sessionGuard("", 0), READ, 1) as string;
 
 export default {
 	fetch: instrument(async (request, env: { DB: D1Database }) => {
