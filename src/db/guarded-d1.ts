@@ -216,8 +216,13 @@ export function guardedD1(inner: D1Database, guard: Guard): GuardedD1 {
 	const d1 = {
 		prepare: (query: string) => wrap(inner.prepare(query), query, []),
 		batch: <T>(statements: D1PreparedStatement[]) => batch<T>(statements.map((s) => unwrap.get(s) ?? s)),
-		exec: (query: string) => inner.exec(query),
-		dump: () => inner.dump(),
+		// Neither can run behind the guard (exec takes raw text, dump is no query): refused, so no path skips it.
+		exec: () => {
+			throw new Error("exec is not used behind the guard");
+		},
+		dump: () => {
+			throw new Error("dump is not used behind the guard");
+		},
 		withSession: () => {
 			throw new Error("sessions are not used behind the guard");
 		},

@@ -145,6 +145,14 @@ describe("foldedRead: only where the fold keeps the read's answer exact", () => 
 });
 
 describe("folded reads that the review found fragile", () => {
+	it("nothing runs around the guard: exec, dump and withSession are refused", async () => {
+		const { guard, counter } = await guarded(false);
+		expect(() => guard.d1.exec("update users set first_name = 'x'")).toThrow(/not used behind the guard/);
+		expect(() => guard.d1.dump()).toThrow(/not used behind the guard/);
+		expect(() => guard.d1.withSession("first-primary")).toThrow(/not used behind the guard/);
+		expect(counter.count).toBe(0);
+	});
+
 	it("a read ending in a line comment still answers", async () => {
 		const { guard } = await guarded(true);
 		expect(await guard.d1.prepare("select 1 -- the end").raw()).toStrictEqual([[1]]);
