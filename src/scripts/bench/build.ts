@@ -10,7 +10,14 @@ import { gzipSync } from "node:zlib";
 import { build, type Plugin } from "esbuild";
 import { unstable_readConfig } from "wrangler";
 
-export const FLOORS = ["floor-hello", "floor-hello-headers", "floor-pbkdf2", "floor-jwt", "floor-d1"] as const;
+export const FLOORS = [
+	"floor-hello",
+	"floor-hello-headers",
+	"floor-pbkdf2",
+	"floor-sign-in",
+	"floor-jwt",
+	"floor-d1",
+] as const;
 export type WorkerName = "app" | (typeof FLOORS)[number];
 
 /**

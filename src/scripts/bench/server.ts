@@ -135,8 +135,13 @@ export async function startServer(opts: {
 						FLOOR_JWKS: opts.secrets.publicJwks,
 						JWT_ISSUER: String(vars.JWT_ISSUER),
 						JWT_AUDIENCE: String(vars.JWT_AUDIENCE),
+						...(name === "floor-sign-in" ? { JWT_PRIVATE_KEYS: opts.secrets.JWT_PRIVATE_KEYS } : {}),
 					},
-					...(name === "floor-d1" ? { d1Databases } : {}),
+					...(name === "floor-d1" || name === "floor-sign-in" ? { d1Databases } : {}),
+					// The app's own rate-limiter class and objects (the sign-in floor hits them as the app does).
+					...(name === "floor-sign-in"
+						? { durableObjects: { RATE_LIMITER: { className: "RateLimiter", scriptName: "app" } } }
+						: {}),
 				})),
 			],
 		}),
