@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { getCookie, setCookie } from "hono/cookie";
+import { generateCookie, getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { type Config, ConfigError, getConfig } from "../config.ts";
 import { createDb, type Db } from "../db/client.ts";
@@ -45,11 +45,17 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
 	c.set("d1", d1);
 	c.set("deps", new RequestDeps(c, config, d1.d1));
 	await next();
-	// Read-your-writes across requests and locations: the session's bookmark goes back, errors included.
+	// Read-your-writes across requests and locations: the session's bookmark goes back, errors included. Set on the
+	// answer itself (responseHeaders has just written to the same headers): Hono's c.header() after the handler
+	// copies the whole Response once per call (`--profile`: 15 µs per D1 request).
 	const bookmark = d1.bookmark();
 	if (bookmark) {
-		c.header("X-D1-Bookmark", bookmark);
-		setCookie(c, BOOKMARK_COOKIE, bookmark, { httpOnly: true, secure: true, sameSite: "Lax", path: "/" });
+		const headers = c.res.headers;
+		headers.set(BOOKMARK_HEADER, bookmark);
+		headers.append(
+			"Set-Cookie",
+			generateCookie(BOOKMARK_COOKIE, bookmark, { httpOnly: true, secure: true, sameSite: "Lax", path: "/" }),
+		);
 	}
 });
 
