@@ -338,9 +338,9 @@ async function normalMode(server: Server, secrets: Secrets): Promise<Outcome> {
 		`info  ${COLD_ME} CPU/req ÷ D1 floor: ${cpuRatio(COLD_ME, "floor: D1 PK read")?.toFixed(3) ?? "n/a"} (every request verifies a signature)`,
 		...["POST /sign/login", "POST /api/auth"].map(
 			(name) =>
-				`info  ${name} CPU/req ÷ sign-in I/O + PBKDF2 floor: ${cpuRatio(name, SIGN_IN_FLOOR)?.toFixed(3) ?? "n/a"} (the contract's sign-in by hand: account read, two limiter hits, PBKDF2, session + event batch, ES256, two refunds)`,
+				`info  ${name} CPU/req ÷ sign-in I/O + PBKDF2 floor: ${cpuRatio(name, SIGN_IN_FLOOR)?.toFixed(3) ?? "n/a"} (a subset of the contract's sign-in by hand: account read, two limiter hits, PBKDF2, session + event batch, ES256, two refunds)`,
 		),
-		`info  ${SIGN_IN_FLOOR} CPU/req ÷ PBKDF2 floor: ${cpuRatio(SIGN_IN_FLOOR, "floor: PBKDF2 100k")?.toFixed(3) ?? "n/a"} (what the contract's I/O costs beside the hash on local workerd, where D1 and the Durable Object run in the same process)`,
+		`info  ${SIGN_IN_FLOOR} CPU/req ÷ PBKDF2 floor: ${cpuRatio(SIGN_IN_FLOOR, "floor: PBKDF2 100k")?.toFixed(3) ?? "n/a"} (a lower bound of what the contract's I/O costs beside the hash on local workerd, where D1 and the Durable Object run in the same process)`,
 		...["GET /api/users/me", "GET /user/profile"].map(
 			(name) =>
 				`info  ${name} CPU/req ÷ D1 + session check floor: ${cpuRatio(name, GUARDED_D1_FLOOR)?.toFixed(3) ?? "n/a"} (the D1 read folded into one statement behind the session check, as the app folds a Bearer request's first read)`,
