@@ -18,6 +18,8 @@
  */
 import { importJWK, type JWK, SignJWT } from "jose";
 import type { RateLimiter } from "../../../durable-objects/rate-limiter.ts";
+import { randomToken, sha256 } from "../../../lib/encoding.ts";
+import { limiterObjectName } from "../../../services/rate-limits.ts";
 import { instrument } from "./instrument.ts";
 
 interface FloorEnv {
@@ -42,9 +44,6 @@ const INSERT_SESSION = `insert into sessions (id, user_id, family, token_hash, c
 const INSERT_EVENT = `insert into security_events (at, type, outcome, user_id, actor_type, actor_id, session_id)
 	values (?, 'login.succeeded', 'success', ?, 'user', ?, ?)`;
 
-const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
-const sha256 = async (text: string) => hex(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
-
 let signer: { key: CryptoKey | Uint8Array; kid: string | undefined } | undefined;
 
 export default {
@@ -52,14 +51,13 @@ export default {
 		const { email } = (await request.json()) as { email: string };
 		const user = await env.DB.prepare(READ).bind(email).first<{ id: number; roles: string | null }>();
 		if (!user) return Response.json({ error: "Unauthorized" }, { status: 401 });
-		const limiters = await Promise.all(
-			// The app's own objects: its per-network key is the client address, "unknown" when none came (the bench
-			// sends none, as a direct socket has no Cloudflare in front).
-			[
-				`loginAccount:${await sha256(`user:${user.id}`)}`,
-				`loginIp:${await sha256(request.headers.get("CF-Connecting-IP") ?? "unknown")}`,
-			].map((name) => env.RATE_LIMITER.getByName(name)),
-		);
+		// The app's own objects, named as the app names them: its per-network key is the client address, "unknown"
+		// when none came (the bench sends none, as a direct socket has no Cloudflare in front).
+		const names = await Promise.all([
+			limiterObjectName({ name: "loginAccount", key: `user:${user.id}` }),
+			limiterObjectName({ name: "loginIp", key: request.headers.get("CF-Connecting-IP") ?? "unknown" }),
+		]);
+		const limiters = names.map((name) => env.RATE_LIMITER.getByName(name));
 		const decisions = await Promise.all(limiters.map((limiter) => limiter.hit(LIMIT, WINDOW_MS)));
 		if (decisions.some((d) => !d.allowed)) return Response.json({ error: "Too Many Requests" }, { status: 429 });
 
@@ -75,7 +73,7 @@ export default {
 
 		const now = Date.now();
 		const sessionId = crypto.randomUUID();
-		const refreshToken = hex(crypto.getRandomValues(new Uint8Array(32)).buffer);
+		const refreshToken = randomToken();
 		await env.DB.batch([
 			env.DB.prepare(INSERT_SESSION).bind(
 				sessionId,
