@@ -73,19 +73,19 @@ const MAX_PARAMETERS = 100;
  */
 export function foldedRead(guard: Guard, readSql: string, readParameters: number): string | undefined {
 	if (readParameters + guard.params.length > MAX_PARAMETERS) return undefined;
-	let folded = foldable.get(readSql);
-	if (folded === undefined) {
-		folded = canFold(readSql)
-			? `select guard_row.*, read_row.* from (${guard.sql}\n) guard_row left join (select 1 as "__hit", * from (${readSql}\n)) read_row on 1`
-			: null;
+	let can = foldable.get(readSql);
+	if (can === undefined) {
+		can = canFold(readSql);
 		// The app sends a few dozen distinct reads; the bound keeps a stream of distinct SQL from growing it.
-		if (foldable.size < 1_000) foldable.set(readSql, folded);
+		if (foldable.size < 1_000) foldable.set(readSql, can);
 	}
-	return folded ?? undefined;
+	return can
+		? `select guard_row.*, read_row.* from (${guard.sql}\n) guard_row left join (select 1 as "__hit", * from (${readSql}\n)) read_row on 1`
+		: undefined;
 }
 
-// By read SQL, for the one guard statement the app has (services/session-guard.ts).
-const foldable = new Map<string, string | null>();
+// Whether a read SQL can be folded (the scan is the cost; the decision does not depend on the guard).
+const foldable = new Map<string, boolean>();
 
 const CLAUSE =
 	/^(select|from|join|where|group|having|window|order|limit|offset|on|using|union|intersect|except|values)$/i;

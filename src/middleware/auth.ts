@@ -36,8 +36,9 @@ async function readBearer(
  * "Revoked means revoked": unless `liveness: false` (only GET /sign/check, decided from the token alone), the
  * token's session must still be live and its account not banned. The check rides in the request's first D1
  * query (db/guarded-d1.ts: folded into a read's own statement, or in one batch with anything else): a route that
- * reads D1 anyway pays no extra round trip, and a write beside it never lands for a dead session. A route that never touched D1 (an image stream) runs the check on its own
- * after the handler, and its answer is replaced by the 401.
+ * reads D1 anyway pays no extra round trip, and a write beside it never lands for a dead session. A route that
+ * never touched D1 (an image stream) runs the check on its own after the handler, and its answer is replaced by
+ * the 401.
  */
 export function bearerAuth(options: { liveness?: boolean } = {}) {
 	const liveness = options.liveness ?? true;

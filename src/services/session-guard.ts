@@ -2,8 +2,9 @@ import type { Guard } from "../db/guarded-d1.ts";
 
 /**
  * The liveness guard every Bearer request runs behind (db/guarded-d1.ts), riding in its first query (folded
- * into a read's statement, or in the batch of a write): the access token's session must be live (not revoked, not past its expiry) and its account not banned.
- * So a revoke, logout, password change, reset or ban ends that session's access tokens from the next request on.
+ * into a read's statement, or in the batch of a write): the access token's session must be live (not revoked,
+ * not past its expiry) and its account not banned. So a revoke, logout, password change, reset or ban ends that
+ * session's access tokens from the next request on.
  */
 export function sessionGuard(sessionId: string, userId: number, now = Date.now()): Guard {
 	return {
