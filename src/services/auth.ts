@@ -197,8 +197,8 @@ export async function loginWithPassword(
  * sessions created in the last 90 days (live, revoked or expired) gets a "New sign-in" mail with a "This wasn't
  * me" link. An account's very first sign-in gets none.
  */
-function isNewDevice(row: { total: number; seen: number } | undefined): boolean {
-	return row !== undefined && row.total > 0 && row.seen === 0;
+function isNewDevice(row: { any: number; seen: number } | undefined): boolean {
+	return row !== undefined && row.any === 1 && row.seen === 0;
 }
 
 async function sendNewSignInMail(

@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, isNull, ne, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { sessions } from "../db/schema.ts";
+import { sessions, users } from "../db/schema.ts";
 import { type Device, describeDevice } from "../lib/device.ts";
 import { randomToken, sha256 } from "../lib/encoding.ts";
 import { parseRoles, type Role } from "../lib/roles.ts";
@@ -32,9 +32,11 @@ interface NewSession {
 const NOTICE_WINDOW_MS = 90 * 24 * 60 * 60 * 1000;
 
 /**
- * For the new-device notice, before the new session's insert in the same batch: how many sessions the user has
- * ever had, and how many created in the last 90 days (live, revoked or expired) show the same browser family,
- * OS and country.
+ * For the new-device notice, before the new session's insert in the same batch: has the user ever had a session,
+ * and was one created in the last 90 days (live, revoked or expired) with the same browser family, OS and country?
+ * Two EXISTS on the user's sessions index rather than counts: each stops at its first match, so a returning device
+ * costs a row or two however many sessions the account has piled up (successful sign-ins are not rate limited).
+ * Selected through the user's own row (its primary key), which the sign-in has just read.
  */
 export function deviceSeenStatement(
 	{ db, request }: Pick<Deps, "db" | "request">,
@@ -44,13 +46,14 @@ export function deviceSeenStatement(
 ) {
 	return db
 		.select({
-			total: sql<number>`count(*)`,
-			seen: sql<number>`coalesce(sum(case when ${sessions.createdAt} > ${now - NOTICE_WINDOW_MS}
+			any: sql<number>`exists(select 1 from ${sessions} where ${sessions.userId} = ${userId})`,
+			seen: sql<number>`exists(select 1 from ${sessions} where ${sessions.userId} = ${userId}
+				and ${sessions.createdAt} > ${now - NOTICE_WINDOW_MS}
 				and ${sessions.browser} is ${device.browser} and ${sessions.os} is ${device.os}
-				and ${sessions.country} is ${request.country} then 1 else 0 end), 0)`,
+				and ${sessions.country} is ${request.country})`,
 		})
-		.from(sessions)
-		.where(eq(sessions.userId, userId));
+		.from(users)
+		.where(eq(users.id, userId));
 }
 
 type SessionInsert = ReturnType<ReturnType<ReturnType<Db["insert"]>["select"]>["returning"]>;

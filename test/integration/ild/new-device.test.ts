@@ -1,6 +1,10 @@
+import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { sessions } from "../../../src/db/schema.ts";
+import { describeDevice } from "../../../src/lib/device.ts";
+import { NO_REQUEST } from "../../../src/services/deps.ts";
+import { deviceSeenStatement } from "../../../src/services/sessions.ts";
 import { db } from "../../helpers/d1.ts";
 import { createUser, PASSWORD } from "../../helpers/factories.ts";
 import { expectError, refreshCookieOf, sendJson, sendWith, withCookie } from "../../helpers/http.ts";
@@ -64,6 +68,45 @@ describe("new-device notice", () => {
 			.where(eq(sessions.userId, user.id));
 		await signIn(user, { ua: FIREFOX_MAC, country: "DE" }, "kc7");
 		expect(await notices(user.email)).toHaveLength(1);
+	});
+});
+
+describe("the device check's cost", () => {
+	it("reads a few rows for a returning device, however many sessions the account has piled up", async () => {
+		// Successful sign-ins are not rate limited: an account (or a script holding its password) can pile up
+		// sessions, and the check runs on every password sign-in. D1's rows_read is what it costs.
+		const user = await createUser();
+		const now = Date.now();
+		const device = describeDevice(FIREFOX_MAC);
+		const rows = Array.from({ length: 400 }, (_, i) => ({
+			id: `pile-${user.id}-${i}`,
+			userId: user.id,
+			family: `pile-family-${user.id}-${i}`,
+			tokenHash: "x",
+			createdAt: now - i * 1000,
+			lastUsedAt: now - i * 1000,
+			expiresAt: now + 86_400_000,
+			browser: device.browser,
+			os: device.os,
+			country: null,
+		}));
+		for (let i = 0; i < rows.length; i += 8)
+			await db()
+				.insert(sessions)
+				.values(rows.slice(i, i + 8));
+		const rowsRead = async (d: typeof device) => {
+			const { sql, params } = deviceSeenStatement({ db: db(), request: NO_REQUEST }, user.id, d, now).toSQL();
+			const statement = env.DB.prepare(sql).bind(...params);
+			// raw() for the answer (its columns are unnamed expressions), run() for what reading it cost.
+			const [row] = await statement.raw();
+			return { row, read: (await statement.run()).meta.rows_read };
+		};
+		const returning = await rowsRead(device);
+		expect(returning.row).toEqual([1, 1]); // known account, known device
+		expect(returning.read).toBeLessThanOrEqual(4);
+		// A new device has to look through the window; still one answer row.
+		const stranger = await rowsRead(describeDevice(SAFARI_IPHONE));
+		expect(stranger.row).toEqual([1, 0]);
 	});
 });
 
