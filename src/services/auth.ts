@@ -69,17 +69,25 @@ export type SessionOpening =
  * Opens a session for a user whose identity is already proven (password, login link, reset), after the
  * account rules of services/account-policy.ts: the one door every session goes through. Its audit event
  * (`login.succeeded`, or the caller's, e.g. `link.redeemed`) is written in the session's own batch. The insert
- * re-checks the account inside that batch (not banned now; for a password, the verified hash still stored):
- * a reset, password change or ban that landed meanwhile leaves no session and no event ("invalid").
+ * re-checks the account inside that batch (not banned now; for a password, the verified hash still stored;
+ * whatever `first` leaves to check): a reset, password change or ban that landed meanwhile leaves no session and
+ * no event ("invalid").
  */
 export async function openSession(
 	deps: Deps,
 	user: UserRecord,
 	method: SessionMethod,
 	options: {
-		alsoRun?: BatchItem<"sqlite">[];
+		/** Statements that take effect only with the session: given SQL that is true once its row exists. */
+		alsoRun?: (opened: SQL) => BatchItem<"sqlite">[];
 		event?: Omit<SecurityEvent, "userId" | "sessionId">;
 		verifiedPasswordHash?: string;
+		/**
+		 * Statements run first in the session's batch, and the condition over the `users` row they leave the
+		 * insert: a login link's claim, so the link is spent in the very write that opens its session and nothing
+		 * can land between the two.
+		 */
+		first?: { statements: [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]; insertOnlyIf: SQL };
 	} = {},
 ): Promise<SessionOpening> {
 	const refusal = sessionRefusal(deps.config, user, method);
@@ -95,20 +103,32 @@ export async function openSession(
 		return { ok: false, reason: refusal };
 	}
 	const now = Date.now();
-	const session = await newSession(deps, user.id, method, now, options.verifiedPasswordHash);
+	const first = options.first?.statements ?? [];
+	const session = await newSession(
+		deps,
+		user.id,
+		method,
+		now,
+		options.verifiedPasswordHash,
+		options.first?.insertOnlyIf,
+	);
 	const event = options.event ?? { type: "login.succeeded", actor: self(user.id), detail: { method } };
+	const opened = sql`exists (select 1 from ${sessions} where ${sessions.id} = ${session.sessionId})`;
 	// Read before the insert, in the same batch (no extra round trip): has this device been seen lately?
-	const [seen, inserted] = await deps.db.batch([
-		deviceSeenStatement(deps, user.id, session.device, now),
-		session.insert,
-		// Only if the insert above happened (changes()), without a count: the event is about one session.
-		eventStatement(deps, { ...event, userId: user.id, sessionId: session.sessionId }, now, {
-			onlyIf: sql`changes() > 0`,
-		}),
-		...(options.alsoRun ?? []),
-		// A password sign-in during a deletion's grace keeps the account (contract: not a login link).
-		...(method === "password" ? cancelDeletionOnSignInStatements(deps, user.id, session.sessionId, now) : []),
-	]);
+	const [seen, inserted] = (
+		await deps.db.batch([
+			...first,
+			deviceSeenStatement(deps, user.id, session.device, now),
+			session.insert,
+			// Only if the insert above happened (changes()), without a count: the event is about one session.
+			eventStatement(deps, { ...event, userId: user.id, sessionId: session.sessionId }, now, {
+				onlyIf: sql`changes() > 0`,
+			}),
+			...(options.alsoRun?.(opened) ?? []),
+			// A password sign-in during a deletion's grace keeps the account (contract: not a login link).
+			...(method === "password" ? cancelDeletionOnSignInStatements(deps, user.id, session.sessionId, now) : []),
+		] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])
+	).slice(first.length) as [{ any: number; seen: number }[], { id: string }[]];
 	if (inserted.length === 0) return { ok: false, reason: "invalid" };
 	if (method === "password" && isNewDevice(seen[0])) deps.defer(sendNewSignInMail(deps, user, session, now));
 	const { token, claims } = await issueAccessToken(deps, {
@@ -171,15 +191,19 @@ export async function loginWithPassword(
 
 	deps.defer(Promise.all(limits.map((l) => refund(deps.env, deps.config, l))));
 	const verifiedHash = user.passwordHash as string;
-	// The upgrade only replaces the hash that was verified: a reset or change that landed meanwhile stays.
-	const upgrade: BatchItem<"sqlite">[] = verdict.needsRehash
-		? [
-				deps.db
-					.update(users)
-					.set({ passwordHash: await hashPassword(input.password, deps.config.peppers) })
-					.where(and(eq(users.id, user.id), eq(users.passwordHash, verifiedHash))),
-			]
-		: [];
+	// The upgrade only replaces the hash that was verified (a reset or change that landed meanwhile stays), and
+	// only with a session opened: a ban that lands meanwhile leaves a legacy hash as it was (contract: "only a
+	// sign-in that opens a session replaces a legacy hash").
+	const rehashed = verdict.needsRehash ? await hashPassword(input.password, deps.config.peppers) : null;
+	const upgrade =
+		rehashed === null
+			? undefined
+			: (opened: SQL) => [
+					deps.db
+						.update(users)
+						.set({ passwordHash: rehashed })
+						.where(and(eq(users.id, user.id), eq(users.passwordHash, verifiedHash), opened)),
+				];
 	const opened = await openSession(deps, user, "password", { alsoRun: upgrade, verifiedPasswordHash: verifiedHash });
 	if (opened.ok || opened.reason !== "invalid") return opened;
 	// The stored hash changed between the check and the write. If a concurrent sign-in only re-encoded the same

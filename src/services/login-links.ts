@@ -1,11 +1,19 @@
+import { and, eq, type SQL } from "drizzle-orm";
+import { users } from "../db/schema.ts";
 import { randomToken } from "../lib/encoding.ts";
 import { type LinkCaller, linkRefusal, targetRefusal } from "./account-policy.ts";
 import { openSession, type SessionOpening } from "./auth.ts";
 import type { Deps } from "./deps.ts";
 import { touchIntegrationKeyStatement, type UsableIntegrationKey } from "./integration-keys.ts";
-import { consumeOneTimeToken, issueOneTimeToken } from "./one-time-tokens.ts";
+import {
+	claimOneTimeToken,
+	consumeOneTimeToken,
+	findOpenTokenMeta,
+	issueOneTimeToken,
+	tokenHashOf,
+} from "./one-time-tokens.ts";
 import { eventStatement, self } from "./security-events.ts";
-import { findUserById } from "./users.ts";
+import { findUserById, rolesAreSql } from "./users.ts";
 
 /**
  * One-time login links for partner backends ("temp tokens"): the identity core's one-time token
@@ -64,21 +72,33 @@ export async function createLoginLink(
 export type RedeemResult = SessionOpening | { ok: false; reason: "invalid" };
 
 /**
- * Consumes the token and opens a session with the target's own roles. The target rule is checked
- * again against the account as it is now: a role granted after minting cannot ride on the link.
+ * Spends the token and opens a session with the target's own roles, in one D1 batch: a reset, a deletion request,
+ * a ban or a role grant that lands after the link was read either closes the link first (no session) or finds
+ * the session already open and ends it with the others. The target rule is checked again against the account as
+ * it is now (a role granted after minting cannot ride on the link), and the insert requires the very roles it was
+ * checked against.
  */
 export async function redeemLoginToken(deps: Deps, token: string): Promise<RedeemResult> {
-	const consumed = await consumeOneTimeToken(deps, "login", token);
-	if (!consumed) return { ok: false, reason: "invalid" };
-	const user = await findUserById(deps, consumed.userId);
-	if (!user || targetRefusal(consumed.meta.callerIsAdmin === true, user.roles)) return { ok: false, reason: "invalid" };
-	const integrationKeyId = typeof consumed.meta.integrationKeyId === "number" ? consumed.meta.integrationKeyId : null;
+	const tokenHash = await tokenHashOf(token);
+	if (!tokenHash) return { ok: false, reason: "invalid" };
+	const now = Date.now();
+	const pending = await findOpenTokenMeta(deps, tokenHash, "login", now);
+	const user = pending && (await findUserById(deps, pending.userId));
+	if (!pending || !user) return { ok: false, reason: "invalid" };
+	if (targetRefusal(pending.meta.callerIsAdmin === true, user.roles)) {
+		// Spent all the same, as any redemption spends it: a role taken away later does not bring the link back.
+		await consumeOneTimeToken(deps, "login", token, undefined, now);
+		return { ok: false, reason: "invalid" };
+	}
+	const { meta } = pending;
+	const { claim, subject } = claimOneTimeToken(deps, tokenHash, "login", now);
 	return openSession(deps, user, "link", {
+		first: { statements: [claim], insertOnlyIf: and(eq(users.id, subject), rolesAreSql(user.roles)) as SQL },
 		event: {
 			type: "link.redeemed",
 			actor: self(user.id),
-			integrationKeyId,
-			detail: { linkId: typeof consumed.meta.linkId === "string" ? consumed.meta.linkId : null },
+			integrationKeyId: typeof meta.integrationKeyId === "number" ? meta.integrationKeyId : null,
+			detail: { linkId: typeof meta.linkId === "string" ? meta.linkId : null },
 		},
 	});
 }

@@ -179,8 +179,26 @@ export async function consumeOneTimeToken(
 ): Promise<{ userId: number; meta: Record<string, unknown>; effectResults: unknown[] } | null> {
 	const tokenHash = await tokenHashOf(token);
 	if (!tokenHash) return null;
+	const { claim, subject } = claimOneTimeToken(deps, tokenHash, purpose, now);
+	const [claimed, ...effectResults] = await deps.db.batch([claim, ...(await effects({ subject, now }))]);
+	const row = (claimed as { userId: number; meta: string | null }[])[0];
+	if (!row) return null;
+	return { userId: row.userId, meta: parseJsonObject(row.meta), effectResults };
+}
+
+/**
+ * The claim of a live token, to run first in a caller's own batch (consumeOneTimeToken's, or a session's: a login
+ * link is spent in the very write that opens its session), and `subject`: the token's user id inside that batch
+ * only if this claim won, NULL otherwise and everywhere else. The claim returns the token's user id and meta.
+ */
+export function claimOneTimeToken(
+	{ db }: Pick<TokenStores, "db">,
+	tokenHash: string,
+	purpose: TokenPurpose,
+	now: number,
+): { claim: BatchItem<"sqlite">; subject: SQL<number | null> } {
 	const nonce = randomToken(16);
-	const claim = deps.db
+	const claim = db
 		.update(oneTimeTokens)
 		.set({ closedAt: now, closedBy: nonce })
 		.where(isLiveToken(tokenHash, purpose, now))
@@ -188,10 +206,7 @@ export async function consumeOneTimeToken(
 	const subject = sql<
 		number | null
 	>`(select user_id from one_time_tokens where token_hash = ${tokenHash} and closed_by = ${nonce})`;
-	const [claimed, ...effectResults] = await deps.db.batch([claim, ...(await effects({ subject, now }))]);
-	const row = (claimed as { userId: number; meta: string | null }[])[0];
-	if (!row) return null;
-	return { userId: row.userId, meta: parseJsonObject(row.meta), effectResults };
+	return { claim, subject };
 }
 
 /**

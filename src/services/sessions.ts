@@ -72,9 +72,10 @@ function deviceColumns(request: Deps["request"], device: Device = describeDevice
 
 /**
  * A new session for `userId`. Its insert is conditional, decided in the same transaction as the rest of the
- * sign-in's batch: the account must not be banned *now*, and for a password sign-in it must still hold the very
- * hash that was verified. So a reset, a password change or a ban that lands while a sign-in is between its
- * password check and its write leaves that sign-in with no session (the insert returns no row).
+ * sign-in's batch: the account must not be banned *now*; for a password sign-in it must still hold the very
+ * hash that was verified; and `onlyIf` (SQL over the `users` row) must hold — a login link's claim and the
+ * roles its rule was checked against. So a reset, a password change or a ban that lands while a sign-in is
+ * between its check and its write leaves that sign-in with no session (the insert returns no row).
  */
 export async function newSession(
 	{ db, request }: Pick<Deps, "db" | "request">,
@@ -82,6 +83,7 @@ export async function newSession(
 	method: SessionMethod,
 	now = Date.now(),
 	verifiedPasswordHash?: string,
+	onlyIf?: SQL,
 ) {
 	const sessionId = randomToken(16);
 	const family = randomToken(16);
@@ -98,7 +100,7 @@ export async function newSession(
 		.select(
 			sql`select ${sessionId}, ${userId}, ${family}, ${await sha256(secret)}, null, null, ${now}, ${now}, ${expiresAt},
 				null, ${d.userAgent}, ${method}, ${d.browser}, ${d.os}, ${d.deviceType}, ${d.country}, ${d.city}
-			from users where users.id = ${userId} and not ${banInForceSql(now)}${passwordStill}`,
+			from users where users.id = ${userId} and not ${banInForceSql(now)}${passwordStill}${onlyIf ? sql` and ${onlyIf}` : sql``}`,
 		)
 		.returning({ id: sessions.id });
 	return {

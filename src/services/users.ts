@@ -1,8 +1,19 @@
-import { asc, count, eq, getTableColumns, or, type Placeholder, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import {
+	asc,
+	count,
+	eq,
+	getTableColumns,
+	notInArray,
+	or,
+	type Placeholder,
+	type SQL,
+	type SQLWrapper,
+	sql,
+} from "drizzle-orm";
 import { QueryBuilder, type SelectedFields } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client.ts";
 import { compiledSelect } from "../db/compiled-select.ts";
-import { users } from "../db/schema.ts";
+import { userRoles, users } from "../db/schema.ts";
 import { badRequest, conflict } from "../lib/errors.ts";
 import { CURRENT_HASH_PREFIX } from "../lib/password.ts";
 import { parseRoles, type Role } from "../lib/roles.ts";
@@ -30,6 +41,17 @@ export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 /** A user's roles as one SQL value (`group_concat`, read back with parseRoles): the one place roles are joined. */
 export const rolesOf = (userId: SQLWrapper) =>
 	sql<string | null>`(select group_concat(role) from user_roles where user_roles.user_id = ${userId})`;
+
+/**
+ * SQL over the users row: it holds exactly `roles` now (as a set). A check that rode on the roles read earlier
+ * (a login link's target rule) is made part of the write that acts on it.
+ */
+export function rolesAreSql(roles: readonly Role[]): SQL {
+	const mine = sql`${userRoles.userId} = ${users.id}`;
+	if (roles.length === 0) return sql`not exists (select 1 from ${userRoles} where ${mine})`;
+	return sql`(select count(*) from ${userRoles} where ${mine}) = ${roles.length}
+		and not exists (select 1 from ${userRoles} where ${mine} and ${notInArray(userRoles.role, [...roles])})`;
+}
 
 /** A ban in force at `now`, as SQL over the users row (see banInForce in account-policy.ts: the same rule). */
 export const banInForceSql = (now: number) =>

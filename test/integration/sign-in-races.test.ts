@@ -1,29 +1,45 @@
 import { env } from "cloudflare:workers";
 import { and, eq, isNull } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { securityEvents, sessions, users } from "../../src/db/schema.ts";
+import { securityEvents, sessions, userRoles, users } from "../../src/db/schema.ts";
 import fixtureFile from "../fixtures/werkzeug/fixtures.json";
 import { db, userRow } from "../helpers/d1.ts";
-import { createUser, PASSWORD } from "../helpers/factories.ts";
-import { refreshCookieOf, sendWith, withCookie } from "../helpers/http.ts";
+import { createUser, loginLinkToken, PASSWORD, sessionToken } from "../helpers/factories.ts";
+import { bearer, refreshCookieOf, send, sendJson, sendWith, withCookie } from "../helpers/http.ts";
+import { mailFor, tokenFromMail } from "../helpers/mail.ts";
 import { uniqueIp } from "../helpers/unique.ts";
 
 /**
- * A change that lands while a sign-in is between its password check and its write: the sign-in's session batch is
- * the first `batch` it sends, so a D1 wrapper runs the competing change right before it, deterministically.
+ * A change that lands while a sign-in is between its checks and its write: a D1 wrapper runs the competing change
+ * right before the first batch that inserts a session (a password sign-in's first batch; a login link's claim and
+ * session), deterministically.
  */
 function withChangeBeforeFirstBatch(change: () => Promise<unknown>): D1Database {
 	let done = false;
-	// The binding and the D1 sessions it opens (every request reads through one): the first batch of either.
+	const sqlOf = new WeakMap<object, string>();
+	// The binding and the D1 sessions it opens (every request reads through one): prepare records each statement's
+	// SQL (bind returns a new statement: it inherits it), batch waits for the change once.
 	const hooked = <T extends object>(db: T): T =>
 		new Proxy(db, {
 			get(target, prop) {
 				// biome-ignore lint/suspicious/noExplicitAny: the binding's or session's own methods, forwarded
 				const value: any = Reflect.get(target, prop);
 				if (prop === "withSession") return (start: string) => hooked(value.call(target, start));
+				if (prop === "prepare")
+					return (query: string) => {
+						const statement = value.call(target, query) as D1PreparedStatement;
+						const bind = statement.bind.bind(statement);
+						statement.bind = (...values: unknown[]) => {
+							const bound = bind(...values);
+							sqlOf.set(bound, query);
+							return bound;
+						};
+						sqlOf.set(statement, query);
+						return statement;
+					};
 				if (prop === "batch")
 					return async (statements: D1PreparedStatement[]) => {
-						if (!done) {
+						if (!done && statements.some((st) => /^insert into "sessions"/i.test(sqlOf.get(st) ?? ""))) {
 							done = true;
 							await change();
 						}
@@ -100,6 +116,21 @@ describe("a change between a sign-in's password check and its write wins", () =>
 		expect((await signIn(user.email, legacy.password, env.DB)).status).toBe(401);
 	});
 
+	it("a ban: a KC7 account's sign-in opens no session, so its legacy hash stays as imported", async () => {
+		const legacy = (fixtureFile as { fixtures: { id: string; password: string; hash: string }[] }).fixtures.find(
+			(f) => f.id === "sha256-legacy",
+		) as { password: string; hash: string };
+		const user = await createUser({ password: null });
+		await db().update(users).set({ passwordHash: legacy.hash }).where(eq(users.id, user.id));
+		const ban = withChangeBeforeFirstBatch(() =>
+			db().update(users).set({ bannedAt: Date.now(), bannedUntil: null }).where(eq(users.id, user.id)),
+		);
+		expect((await signIn(user.email, legacy.password, ban)).status).toBe(401);
+		expect(await liveSessions(user.id)).toEqual([]);
+		// Contract (KC7 import): "Only a sign-in that opens a session replaces a legacy hash."
+		expect((await userRow(user.id))?.passwordHash).toBe(legacy.hash);
+	});
+
 	it("a concurrent re-encoding of the same password (another sign-in's upgrade) still lets the sign-in through", async () => {
 		const legacy = (fixtureFile as { fixtures: { id: string; password: string; hash: string }[] }).fixtures.find(
 			(f) => f.id === "sha256-legacy",
@@ -113,5 +144,44 @@ describe("a change between a sign-in's password check and its write wins", () =>
 		});
 		expect((await signIn(user.email, legacy.password, upgradeFirst)).status).toBe(200);
 		expect(await liveSessions(user.id)).toHaveLength(2);
+	});
+});
+
+describe("a change between a login link's checks and its session wins", () => {
+	// The link is read (its target, the target's roles) before the write that spends it and opens the session: a
+	// change landing in between must either close the link first or find the session and end it.
+	const redeem = (token: string, DB: D1Database) => sendWith({ DB }, `/auth/token-login?token=${token}`);
+
+	it.each([
+		["a password reset (ends every session, closes the link)", "reset"],
+		["a deletion request (ends every session, closes the link)", "deletion"],
+		["a role granted to the target of a non-Admin's link", "role"],
+	] as const)("%s: no live session, no link.redeemed", async (_name, change) => {
+		const user = await createUser();
+		const token = await loginLinkToken(user.id);
+		expect((await sendJson("/sign/reset", { email: user.email })).status).toBe(200);
+		const resetToken = tokenFromMail((await mailFor(user.email, /reset/i)).text);
+		const changes = {
+			reset: async () =>
+				expect((await sendJson(`/sign/reset/${resetToken}`, { password: "a-brand-new-passphrase-77" })).status).toBe(
+					200,
+				),
+			deletion: async () => {
+				const access = await sessionToken(user.id, []);
+				const res = await send("/user/account", {
+					method: "DELETE",
+					headers: { ...bearer(access), "Content-Type": "application/json" },
+					body: JSON.stringify({ password: PASSWORD }),
+				});
+				expect(res.status).toBe(202);
+			},
+			role: () => db().insert(userRoles).values({ userId: user.id, role: "Manager" }),
+		};
+		const res = await redeem(token, withChangeBeforeFirstBatch(changes[change]));
+		expect(res.status).toBe(401);
+		expect(refreshCookieOf(res)).toBeNull();
+		expect(await liveSessions(user.id)).toEqual([]);
+		const events = await db().select().from(securityEvents).where(eq(securityEvents.userId, user.id));
+		expect(events.map((e) => e.type)).not.toContain("link.redeemed");
 	});
 });
