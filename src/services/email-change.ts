@@ -31,11 +31,14 @@ import { findUserById, isUniqueViolation, normalizeEmail, recordColumns, toRecor
  *    meanwhile, nothing at all (the unique index decides: exactly one owner, 409 for the other). The old address
  *    then gets a notice with the undo link (7 days).
  * 3. `undoEmailChange` (the old mailbox): restores the old address, clears the password, revokes every session,
- *    closes every open token, cancels a deletion request, and mails a reset link (outside the mail limit): whoever
- *    changed the address knew the password (and may have asked to delete the account).
+ *    closes every open token but the undo links of earlier changes, cancels a deletion request, and mails a reset
+ *    link (outside the mail limit): whoever changed the address knew the password (and may have asked to delete
+ *    the account).
  *
- * Nothing but a used undo or the account's deletion ends an undo link: resets, bans, password changes and later
- * changes close every other open link (ALL_BUT_UNDO), so whoever moved the address cannot take the way back away.
+ * Nothing but the account's deletion, its own use or the use of an earlier change's undo ends an undo link:
+ * resets, bans, password changes and later changes close every other open link (ALL_BUT_UNDO), and the undo of a
+ * later change leaves it open, so whoever moved the address cannot take the way back away — not by moving it on
+ * again and undoing that move from the mailbox they hold.
  *
  * The old address stays reserved for the account until the undo link expires (email_reservations and the
  * trigger of migration 0005), so whoever made the change cannot block the undo by registering the old address.
@@ -215,6 +218,9 @@ export async function undoEmailChange(deps: Deps, token: string): Promise<boolea
 	if (!pending || !previousEmail) return false;
 	const consumed = await consumeOneTimeToken(deps, "email-undo", token, ({ subject }) => {
 		const won: SQL = sql`${subject} is not null`;
+		// Over one_time_tokens: an undo link issued before this one (by an earlier change).
+		const earlierUndo = sql`purpose = 'email-undo' and created_at < (select t.created_at from one_time_tokens t
+			where t.token_hash = ${tokenHash})`;
 		return [
 			// The old mailbox answered: it is proven again. The password goes too: whoever moved the address knew it,
 			// and could sign in with it again at once; the owner sets a new one with the reset link mailed below.
@@ -222,9 +228,20 @@ export async function undoEmailChange(deps: Deps, token: string): Promise<boolea
 				.update(users)
 				.set({ email: previousEmail, emailVerifiedAt: now, passwordHash: null, updatedAt: now })
 				.where(eq(users.id, subject)),
-			deps.db.delete(emailReservations).where(eq(emailReservations.userId, subject)),
 			revokeAllSessionsStatement(deps.db, subject, now),
-			closeOpenTokensStatement(deps.db, subject, "all", now),
+			// Every open link closes but the undo links of earlier changes: each leads further back, to an address
+			// held before this one, so whoever moved the address on from there cannot use this undo to take that
+			// way back from its owner.
+			closeOpenTokensStatement(deps.db, subject, "all", now, sql`not (${earlierUndo})`),
+			// The reservations go with their undo links: those of earlier changes' links (still open) stay.
+			deps.db.delete(emailReservations).where(
+				and(
+					eq(emailReservations.userId, subject),
+					sql`${emailReservations.email} not in (select json_extract(meta, '$.previousEmail') from one_time_tokens
+							where user_id = ${subject} and ${earlierUndo} and closed_at is null and expires_at > ${now}
+							and json_extract(meta, '$.previousEmail') is not null)`,
+				),
+			),
 			// Whoever changed the address may also have asked to delete the account: the owner's undo keeps it.
 			...cancelDeletionStatements(deps, subject, "email_undo", now),
 			eventStatement(

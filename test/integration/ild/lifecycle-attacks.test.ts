@@ -245,6 +245,39 @@ describe("fixed: re-running the KC7 import brings a deleted account back", () =>
 	});
 });
 
+describe("fixed: whoever moved the address on twice closes the owner's undo with the undo of their own move", () => {
+	it("owner → a1 → a2; the undo of a2 (mailed to a1) keeps the owner's undo, which still restores the account", async () => {
+		const { user, newEmail: a1, undoToken: ownersUndo, signedIn } = await confirmedChange();
+		const a2 = uniqueEmail();
+		expect((await changeEmail(signedIn.token, { newEmail: a2, currentPassword: PASSWORD })).status).toBe(202);
+		const confirm2 = tokenFromMail((await mailFor(a2, /Confirm your new email/)).text);
+		expect((await sendJson("/sign/email/confirm", { token: confirm2 })).status).toBe(200);
+		// The second move's undo goes to a1, the intruder's mailbox; so does the reset link that follows it.
+		const intrudersUndo = tokenFromMail((await mailFor(a1, /Your email address was changed/)).text);
+		expect((await sendJson("/sign/email/undo", { token: intrudersUndo })).status).toBe(200);
+		expect((await userRow(user.id))?.email).toBe(a1);
+		const reset = tokenFromMail((await mailFor(a1, /Reset your password/)).text);
+		expect((await sendJson(`/sign/reset/${reset}`, { password: "intruder-owns-this-now-42" })).status).toBe(200);
+		const intruder = await ildLogin(a1, "intruder-owns-this-now-42");
+		// The original address is still reserved for the account while the owner's undo is open.
+		await expectError(
+			await sendJson("/sign/register", {
+				email: user.email,
+				password: "a-long-passphrase-for-this",
+				firstName: "A",
+				lastName: "B",
+			}),
+			409,
+		);
+		// The owner, who never lost their mailbox, undoes within the 7 days: the account is theirs again.
+		expect((await sendJson("/sign/email/undo", { token: ownersUndo })).status).toBe(200);
+		expect((await userRow(user.id))?.email).toBe(user.email);
+		expect((await userRow(user.id))?.passwordHash).toBeNull();
+		await expectError(await send("/user/profile", { headers: bearer(intruder.token) }), 401);
+		expect((await mailFor(user.email, /Reset your password/)).text).toMatch(/token=/);
+	});
+});
+
 describe("defense: whoever changed the address cannot block the undo", () => {
 	it("registering, provisioning or moving another account to the old address fails; a second change does not close the first undo", async () => {
 		const { user, newEmail, undoToken, signedIn } = await confirmedChange();
