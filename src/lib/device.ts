@@ -31,8 +31,9 @@ function parse(userAgent: string): Device {
 		const parsed = Bowser.parse(userAgent);
 		const type = parsed.platform.type;
 		return {
-			browser: parsed.browser.name ?? null,
-			os: parsed.os.name ?? null,
+			// Bowser names what it cannot tell "": unknown is null, as the contract's fields say.
+			browser: parsed.browser.name || null,
+			os: parsed.os.name || null,
 			deviceType: type === "desktop" || type === "mobile" || type === "tablet" ? type : "unknown",
 		};
 	} catch {

@@ -1,7 +1,7 @@
 import { iso, isoOrNull } from "../../lib/time.ts";
 import { banInForce } from "../../services/account-policy.ts";
 import type { Community } from "../../services/communities.ts";
-import type { SessionView } from "../../services/sessions.ts";
+import { SESSION_IDLE_MS, type SessionView } from "../../services/sessions.ts";
 import type { Subscription, SubscriptionPeriod } from "../../services/subscriptions.ts";
 import type { UserRecord } from "../../services/users.ts";
 
@@ -54,7 +54,8 @@ export function toIldSession(session: SessionView, currentSessionId?: string) {
 		city: session.city,
 		createdAt: iso(session.createdAt),
 		lastUsedAt: iso(session.lastUsedAt),
-		expiresAt: iso(session.expiresAt),
+		// When it ends unless used again: its absolute end, or the idle lifetime after its last use if sooner.
+		expiresAt: iso(Math.min(session.expiresAt, session.lastUsedAt + SESSION_IDLE_MS)),
 	};
 }
 

@@ -143,14 +143,33 @@ describe("GET /user/sessions", () => {
 			const created = Date.parse(s.createdAt);
 			expect(new Date(created).toISOString()).toBe(s.createdAt);
 			expect(Date.parse(s.lastUsedAt)).toBeGreaterThanOrEqual(created);
-			// Absolute lifetime: 30 days from sign-in.
-			expect(Date.parse(s.expiresAt) - created).toBe(30 * 24 * 60 * 60 * 1000);
+			// When it ends unless used again: a new session's idle lifetime (14 days from its last use) comes before
+			// its absolute one (30 days from sign-in).
+			expect(Date.parse(s.expiresAt) - Date.parse(s.lastUsedAt)).toBe(14 * 24 * 60 * 60 * 1000);
 		}
 		// The same sessions, seen from the other sign-ins: only the caller's is current.
 		for (const token of [chromeToken, linkToken]) {
 			const seen = await list(token);
 			expect(seen.filter((s) => s.current).map((s) => s.id)).toEqual([sidOf(token)]);
 		}
+	});
+
+	it("says when each session ends unless used again (idle or absolute lifetime), and null for a browser it cannot name", async () => {
+		const user = await createUser({ password: null });
+		const day = 24 * 60 * 60 * 1000;
+		const recent = await deviceSession(user.id, [], { userAgent: "curl/8.5.0" });
+		const old = await deviceSession(user.id);
+		// Began 20 days ago, used an hour ago: its absolute end (day 30) comes before its idle end (day 34).
+		const now = Date.now();
+		await db()
+			.update(sessions)
+			.set({ createdAt: now - 20 * day, expiresAt: now + 10 * day, lastUsedAt: now - 3_600_000 })
+			.where(eq(sessions.id, old.sessionId));
+		const byId = new Map((await list(recent.token)).map((s) => [s.id, s]));
+		const r = byId.get(recent.sessionId) as WireSession;
+		expect(Date.parse(r.expiresAt)).toBe(Date.parse(r.lastUsedAt) + 14 * day);
+		expect(r).toMatchObject({ browser: null, os: null, deviceType: "unknown" });
+		expect(Date.parse((byId.get(old.sessionId) as WireSession).expiresAt)).toBe(now + 10 * day);
 	});
 
 	it("lists live sessions only, most recently used first; a refresh moves a session first with its device as now", async () => {
@@ -302,7 +321,16 @@ describe("DELETE /user/sessions/{sessionId}", () => {
 		const user = await createUser({ password: null });
 		const own = await deviceSession(user.id);
 		const other = await deviceSession(user.id);
-		expect((await revokeOne(own.token, own.sessionId)).status).toBe(204);
+		// Another session's revoke leaves the caller's refresh cookie alone; its own clears it, as a logout does.
+		const third = await deviceSession(user.id);
+		const ofAnother = await revokeOne(own.token, third.sessionId);
+		expect(ofAnother.status).toBe(204);
+		expect(ofAnother.headers.getSetCookie().filter((c) => c.startsWith("refresh_token="))).toEqual([]);
+		const res = await revokeOne(own.token, own.sessionId);
+		expect(res.status).toBe(204);
+		expect(res.headers.getSetCookie().find((c) => c.startsWith("refresh_token="))).toMatch(
+			/^refresh_token=;.*Max-Age=0/,
+		);
 		await expectError(await send("/user/profile", { headers: bearer(own.token) }), 401);
 		await expectError(await ildRefresh(own.refresh), 401);
 		// The token can revoke nothing more, not even itself again.
@@ -311,8 +339,9 @@ describe("DELETE /user/sessions/{sessionId}", () => {
 		// GET /sign/check stays decided from the token alone.
 		expect((await send("/sign/check", { headers: bearer(own.token) })).status).toBe(200);
 		const events = await revokedEvents(user.id);
-		expect(events).toHaveLength(1);
-		expect(events[0]).toMatchObject({ sessionId: own.sessionId, actor: { type: "user", id: user.id } });
+		expect(events).toHaveLength(2);
+		expect(events.map((e) => e.sessionId).sort()).toEqual([own.sessionId, third.sessionId].sort());
+		for (const event of events) expect(event).toMatchObject({ actor: { type: "user", id: user.id } });
 	});
 });
 

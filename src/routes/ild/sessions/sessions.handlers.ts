@@ -3,6 +3,7 @@ import { ApiError } from "../../../lib/errors.ts";
 import type { AuthEnv } from "../../../middleware/auth.ts";
 import { self } from "../../../services/security-events.ts";
 import { listLiveSessions, revokeSessions } from "../../../services/sessions.ts";
+import { clearRefreshCookie } from "../../shared/cookies.ts";
 import { ILD } from "../messages.ts";
 import { toIldSession } from "../presenters.ts";
 import type * as routes from "./sessions.routes.ts";
@@ -18,10 +19,12 @@ export const listOwn: RouteHandler<typeof routes.listOwn, AuthEnv> = async (c) =
 };
 
 export const revokeOne: RouteHandler<typeof routes.revokeOne, AuthEnv> = async (c) => {
-	const { userId } = c.get("auth");
+	const auth = c.get("auth");
 	const { sessionId } = c.req.valid("param");
-	if ((await revokeSessions(c.get("deps"), userId, { sessionId }, self(userId))) === 0)
+	if ((await revokeSessions(c.get("deps"), auth.userId, { sessionId }, self(auth.userId))) === 0)
 		throw new ApiError(404, ILD.sessionNotFound);
+	// Its own session: like a logout, the refresh cookie goes too.
+	if (sessionId === auth.sessionId) clearRefreshCookie(c);
 	return c.body(null, 204);
 };
 

@@ -17,7 +17,12 @@ const SessionSchema = z
 		city: z.string().nullable().openapi({ example: "Berlin" }),
 		createdAt: z.string().openapi({ format: "date-time" }),
 		lastUsedAt: z.string().openapi({ format: "date-time" }),
-		expiresAt: z.string().openapi({ format: "date-time" }),
+		expiresAt: z.string().openapi({
+			format: "date-time",
+			description:
+				"When the session ends unless it is used again: 14 days after its last use (idle lifetime), or 30 days " +
+				"after it began (absolute lifetime), whichever comes first",
+		}),
 	})
 	.openapi("Session");
 
