@@ -2,3 +2,31 @@
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
 export const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+
+// A date, optionally a time (`T`, or the space of SQL and Python's str()), optionally a zone: only with a time.
+const ISO_TIME = /^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(\.\d{1,9})?)?(Z|[+-]\d\d:\d\d)?)?$/;
+
+/**
+ * An ISO 8601 date or date-time as clients and exports write it, in epoch milliseconds, read as UTC where it
+ * names no zone (a date is its UTC midnight; `2026-01-01T12:00` and Python's `isoformat()` of a UTC time are UTC);
+ * null for anything else, an impossible date (February 30th, hour 24) included. Fractions beyond milliseconds
+ * are cut.
+ */
+export function parseIsoUtc(text: string): number | null {
+	const m = ISO_TIME.exec(text);
+	if (!m) return null;
+	const [, year, month, day, hour = "00", minute = "00", second = "00", fraction = "", zone = "Z"] = m;
+	const [y, mo, d, h, mi, s] = [year, month, day, hour, minute, second].map(Number) as number[] as [
+		number,
+		number,
+		number,
+		number,
+		number,
+		number,
+	];
+	const date = new Date(Date.UTC(y, mo - 1, d));
+	if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return null;
+	if (h > 23 || mi > 59 || s > 59) return null;
+	const ms = Date.parse(`${year}-${month}-${day}T${hour}:${minute}:${second}${fraction.slice(0, 4)}${zone}`);
+	return Number.isFinite(ms) ? ms : null;
+}

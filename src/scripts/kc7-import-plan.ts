@@ -5,6 +5,7 @@
  */
 import { parse } from "csv-parse/sync";
 import { ROLES, type Role } from "../lib/roles.ts";
+import { parseIsoUtc } from "../lib/time.ts";
 import { usernameProblem } from "../lib/usernames.ts";
 import { inspectWerkzeugHash } from "../lib/werkzeug.ts";
 
@@ -80,13 +81,8 @@ const MAX_USER_ID = 2 ** 31 - 1;
 
 function parseTime(value: unknown): number | null {
 	if (typeof value !== "string" || value.trim() === "") return null;
-	const text = value.trim();
-	// KC7's Flask/SQLAlchemy form: `YYYY-MM-DD HH:MM:SS[.ffffff]`, UTC.
-	const flask = text.match(/^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(\.\d{1,6})?$/);
-	const iso = flask ? `${flask[1]}T${flask[2]}${(flask[3] ?? "").slice(0, 4)}Z` : text;
-	if (!flask && !/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(text)) return null;
-	const ms = Date.parse(iso);
-	return Number.isFinite(ms) ? ms : null;
+	// ISO 8601 or KC7's Flask/SQLAlchemy form (`YYYY-MM-DD HH:MM:SS[.ffffff]`); without a zone, UTC (contract).
+	return parseIsoUtc(value.trim());
 }
 
 function parseActive(value: unknown, csv: boolean): boolean | null {

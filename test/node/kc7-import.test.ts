@@ -66,6 +66,27 @@ describe("KC7 import plan", () => {
 		]);
 	});
 
+	it("reads registered_on in every ISO 8601 form, as UTC where it names no zone; refuses impossible dates", () => {
+		const times = [
+			["2024-07-30T12:34:56.789000", Date.UTC(2024, 6, 30, 12, 34, 56, 789)], // Python's isoformat() of a UTC time
+			["2024-07-30T12:34:56+02:00", Date.UTC(2024, 6, 30, 10, 34, 56)],
+			["2024-07-30T12:34Z", Date.UTC(2024, 6, 30, 12, 34)],
+			["2024-07-30", Date.UTC(2024, 6, 30)],
+			["2024-07-30 12:34:56", Date.UTC(2024, 6, 30, 12, 34, 56)],
+		] as const;
+		const bad = ["2024-02-30", "2024-07-30T24:00:00Z", "2024-07-30Z", "30/07/2024"];
+		const text = [
+			...times.map(([t], i) =>
+				row({ user_id: 30 + i, email: `t${i}@example.com`, username: `t${i}x`, registered_on: t }),
+			),
+			...bad.map((t, i) => row({ user_id: 40 + i, email: `b${i}@example.com`, username: `b${i}x`, registered_on: t })),
+		].join("\n");
+		const plan = planImport(readRows(text, "export.jsonl"), none, modules);
+		expect(plan.create.map((u) => u.createdAt)).toEqual(times.map(([, ms]) => ms));
+		expect(plan.invalid).toHaveLength(bad.length);
+		for (const line of plan.invalid) expect(line).toMatch(/registered_on must be ISO 8601/);
+	});
+
 	it("is idempotent against what exists: an existing email is matched, a taken id or username is caught", () => {
 		const text = [
 			row({}),

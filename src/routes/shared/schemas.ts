@@ -1,10 +1,21 @@
 import { z } from "@hono/zod-openapi";
 import { ROLES } from "../../lib/roles.ts";
 import { CONTROL_BIDI_OR_INVISIBLE, CONTROL_OR_BIDI_EXCEPT_NEWLINES } from "../../lib/text.ts";
+import { parseIsoUtc } from "../../lib/time.ts";
 import { usernameProblem } from "../../lib/usernames.ts";
 import { ID_PATTERN } from "../../lib/validation.ts";
 
 /** Schemas more than one resource returns or accepts. */
+
+/**
+ * A time a client sends (a query filter, a ban's end): ISO 8601, a date or a date-time, read as UTC where it names
+ * no zone. Handlers read it with parseIsoUtc.
+ */
+export const IsoTimeInput = z
+	.string()
+	.max(64)
+	.refine((v) => parseIsoUtc(v) !== null, "must be an ISO 8601 date or date-time")
+	.openapi({ description: "ISO 8601; without a zone, UTC (a date alone: its UTC midnight)" });
 
 const RoleSchema = z.enum(ROLES).openapi("Role");
 

@@ -236,8 +236,8 @@ describe("errors", () => {
 		expect(error.issues?.map((i) => i.path)).toEqual(["until"]);
 		for (const body of [
 			{ until: "tomorrow" },
-			{ until: "2099-01-01" },
-			{ until: "2099-01-01T00:00:00" },
+			{ until: "2099-02-30" },
+			{ until: "2099-01-01T25:00:00Z" },
 			{ until: 4102444800000 },
 			{ reason: 42 },
 			{ role: "Admin" },
@@ -257,6 +257,16 @@ describe("errors", () => {
 		);
 		await expectNotBanned(user.id);
 		expect(await profileStatus(session.token)).toBe(200);
+		// ISO 8601 without a zone is UTC; a date alone is its UTC midnight.
+		for (const [until, ends] of [
+			["2099-01-01", "2099-01-01T00:00:00.000Z"],
+			["2099-01-01T12:30", "2099-01-01T12:30:00.000Z"],
+		]) {
+			const ban = await putBan(admin.token, user.id, { until });
+			expect(ban.status).toBe(200);
+			expect(await ban.json()).toMatchObject({ banned: true, bannedUntil: ends });
+			expect((await deleteBan(admin.token, user.id)).status).toBe(200);
+		}
 	});
 
 	it("403s an Admin banning themself, and callers who are not Admins (whether or not the user exists)", async () => {

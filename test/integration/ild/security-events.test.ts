@@ -167,6 +167,7 @@ describe("GET /user/security-events", () => {
 		const byDefault = await page("/user/security-events", token);
 		expect(byDefault.events).toHaveLength(50);
 		expect(byDefault.nextCursor).not.toBeNull();
+		expect((await page(`/user/security-events?limit=${"9".repeat(25)}`, token)).events).toHaveLength(200);
 		const clamped = await page("/user/security-events?limit=100000", token);
 		expect(clamped.events).toHaveLength(200);
 		expect(clamped.nextCursor).not.toBeNull();
@@ -288,6 +289,9 @@ describe("GET /security-events (Admin)", () => {
 			admin.token,
 		);
 		expect(failed.flatMap((p) => p.events.map((e) => e.id))).toEqual([ids[4], ids[2], ids[0]]);
+		// ISO 8601 without a zone is UTC; a date alone is its UTC midnight (start is 2001-01-01T00:00Z).
+		const dates = await page("/security-events?since=2001-01-02&until=2001-01-04T00:00", admin.token);
+		expect(dates.events.map((e) => e.id)).toEqual([ids[2], ids[1]]);
 
 		// Without filters: the newest events of all, the seeded ones among everything else.
 		const all = await page("/security-events?limit=200", admin.token);
@@ -308,10 +312,12 @@ describe("GET /security-events (Admin)", () => {
 	it("refuses times that are not ISO 8601, and bad limits, cursors and types (400)", async () => {
 		for (const query of [
 			"since=yesterday",
-			"since=2001-01-01",
+			"since=2001-02-30",
+			"since=2001-01-01T24:00:00Z",
+			"since=2001-01-01Z",
 			"until=2001-13-01T00:00:00Z",
 			"until=1700000000000",
-			"since=2001-01-01T00:00:00",
+			"since=20010101",
 			"limit=many",
 			"cursor=%F0%9F%98%80",
 			"type=login.%00",

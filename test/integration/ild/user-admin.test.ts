@@ -204,9 +204,18 @@ describe("GET /user (Admin)", () => {
 
 	it("defaults limit to 50, clamps it to 200, and 400s non-numeric limit or offset", async () => {
 		for (let i = 0; i < 5; i++) await createUser();
-		const all = await send("/user?limit=500", { headers: bearer(admin) });
-		expect(all.status).toBe(200);
-		expect(((await all.json()) as unknown[]).length).toBeLessThanOrEqual(200);
+		for (const limit of ["500", "1000000000", "9".repeat(30)]) {
+			const all = await send(`/user?limit=${limit}`, { headers: bearer(admin) });
+			expect(all.status).toBe(200);
+			expect(((await all.json()) as unknown[]).length).toBeLessThanOrEqual(200);
+		}
+		// An offset past the last user, however large, is an empty page that still counts the users.
+		for (const offset of ["1000000000", "9".repeat(30)]) {
+			const past = await send(`/user?offset=${offset}`, { headers: bearer(admin) });
+			expect(past.status).toBe(200);
+			expect(await past.json()).toEqual([]);
+			expect(Number(past.headers.get("X-Total-Count"))).toBeGreaterThanOrEqual(5);
+		}
 		const byDefault = (await (await send("/user", { headers: bearer(admin) })).json()) as unknown[];
 		expect(byDefault.length).toBeLessThanOrEqual(50);
 		for (const query of ["limit=abc", "offset=-1", "limit=1.5", "offset=x", "limit="]) {

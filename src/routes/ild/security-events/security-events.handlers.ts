@@ -1,5 +1,6 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { ApiError } from "../../../lib/errors.ts";
+import { parseIsoUtc } from "../../../lib/time.ts";
 import type { AuthEnv } from "../../../middleware/auth.ts";
 import {
 	listSecurityEvents,
@@ -41,8 +42,8 @@ export const listAll: RouteHandler<typeof routes.listAll, AuthEnv> = async (c) =
 	const page = await listSecurityEvents(c.get("deps"), {
 		...paging(query),
 		type: query.type,
-		since: query.since === undefined ? undefined : Date.parse(query.since),
-		until: query.until === undefined ? undefined : Date.parse(query.until),
+		since: query.since === undefined ? undefined : (parseIsoUtc(query.since) ?? undefined),
+		until: query.until === undefined ? undefined : (parseIsoUtc(query.until) ?? undefined),
 	});
 	return c.json(toWire(page), 200);
 };

@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { adminOnly, bearerAuth } from "../../../middleware/auth.ts";
 import { SECURITY_EVENT_TYPES } from "../../../services/security-events.ts";
 import { defineRoute, errorResponses, jsonContent } from "../../shared/openapi.ts";
+import { IsoTimeInput } from "../../shared/schemas.ts";
 import { USER_PATH, UserPathParams } from "../user-path.ts";
 import { DEFAULT_LIMIT, decodeCursor, MAX_LIMIT } from "./paging.ts";
 
@@ -49,7 +50,7 @@ const SecurityEventPageSchema = z
 const paging = {
 	limit: z
 		.string()
-		.regex(/^[0-9]{1,20}$/, "must be a positive integer")
+		.regex(/^[0-9]+$/, "must be a positive integer")
 		.refine((v) => Number(v) >= 1, "must be a positive integer")
 		.optional()
 		.openapi({
@@ -70,7 +71,7 @@ const typeFilter = {
 		.optional()
 		.openapi({ description: "Only events of this type" }),
 };
-const Timestamp = z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time" });
+const Timestamp = IsoTimeInput;
 const timeFilter = {
 	since: Timestamp.optional().openapi({
 		description: "Only events at or after this time (ISO 8601)",

@@ -1,5 +1,6 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { ApiError } from "../../../lib/errors.ts";
+import { parseIsoUtc } from "../../../lib/time.ts";
 import type { AuthEnv } from "../../../middleware/auth.ts";
 import { deleteUserNow } from "../../../services/account-deletion.ts";
 import { banUser, unbanUser } from "../../../services/bans.ts";
@@ -17,7 +18,8 @@ import type * as routes from "./user-admin.routes.ts";
 export const list: RouteHandler<typeof routes.list, AuthEnv> = async (c) => {
 	const query = c.req.valid("query");
 	const limit = Math.min(200, Number(query.limit ?? 50));
-	const offset = Number(query.offset ?? 0);
+	// Past the last user whatever its size (a 30-digit offset reads as a number beyond any row count).
+	const offset = Math.min(Number.MAX_SAFE_INTEGER, Number(query.offset ?? 0));
 	const { total, users } = await listUsers(c.get("deps"), { limit, offset, q: query.q || undefined });
 	c.header("X-Total-Count", String(total));
 	return c.json(users.map(toIldUser), 200);
@@ -64,7 +66,7 @@ export const ban: RouteHandler<typeof routes.ban, AuthEnv> = async (c) => {
 	const userId = Number(c.req.valid("param").userId);
 	const { reason, until } = c.req.valid("json");
 	if (userId === c.get("auth").userId) throw new ApiError(403, ILD.cannotBanSelf);
-	const untilMs = until ? Date.parse(until) : null;
+	const untilMs = until ? parseIsoUtc(until) : null;
 	if (untilMs !== null && untilMs <= Date.now())
 		throw new ApiError(400, ILD.untilInPast, { issues: [{ path: "until", message: ILD.untilInPast }] });
 	const user = await banUser(c.get("deps"), c.get("auth").userId, userId, { reason: reason ?? null, until: untilMs });

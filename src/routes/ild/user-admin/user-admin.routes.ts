@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { adminOnly } from "../../../middleware/auth.ts";
 import { jsonBodyParser } from "../../../middleware/body-parsers.ts";
 import { defineRoute, errorResponses, JSON_BODY_ERRORS, jsonBody, jsonContent } from "../../shared/openapi.ts";
-import { IldUserSchema, plainText } from "../../shared/schemas.ts";
+import { IldUserSchema, IsoTimeInput, plainText } from "../../shared/schemas.ts";
 import { USER_PATH, UserPathParams } from "../user-path.ts";
 
 const tags = ["ILD: admin"];
@@ -15,7 +15,8 @@ const SubscriptionSchema = z
 	})
 	.openapi("Subscription");
 
-const paging = z.string().regex(/^\d{1,9}$/, "must be a non-negative integer");
+// Any digit string: a large `limit` is clamped and a large `offset` is a page past the end, never a 400.
+const paging = z.string().regex(/^\d+$/, "must be a non-negative integer");
 
 export const list = defineRoute({
 	method: "get",
@@ -188,7 +189,7 @@ export const ban = defineRoute({
 		...jsonBody(
 			z.strictObject({
 				reason: plainText(500).nullable().optional(),
-				until: z.iso.datetime({ offset: true }).nullable().optional().openapi({ example: "2030-01-01T00:00:00Z" }),
+				until: IsoTimeInput.nullable().optional().openapi({ example: "2030-01-01T00:00:00Z" }),
 			}),
 		),
 	},
