@@ -5,7 +5,6 @@ import {
 	devOutbox,
 	erasures,
 	imageDeletions,
-	oneTimeTokens,
 	securityEvents,
 	sessions,
 	users,
@@ -16,6 +15,7 @@ import type { DbDeps, Deps } from "./deps.ts";
 import { appLink, createMailer } from "./mail.ts";
 import {
 	ALL_BUT_UNDO,
+	closeLinksMintedByStatement,
 	closeOpenTokensStatement,
 	consumeOneTimeToken,
 	prepareOneTimeToken,
@@ -227,18 +227,7 @@ async function deleteAccount(
 				detail: sql`json_remove(${securityEvents.detail}, '$.email', '$.newEmail', '$.previousEmail', '$.restoredEmail')`,
 			})
 			.where(and(eq(securityEvents.userId, userId), reason)),
-		// Login links this account minted for others die with it (like a revoked key's).
-		db
-			.update(oneTimeTokens)
-			.set({ closedAt: now, closedBy: "creator-deleted" })
-			.where(
-				and(
-					eq(oneTimeTokens.purpose, "login"),
-					sql`${oneTimeTokens.closedAt} is null`,
-					sql`json_extract(${oneTimeTokens.meta}, '$.createdBy') = ${userId}`,
-					reason,
-				),
-			),
+		closeLinksMintedByStatement(db, userId, now, "creator-deleted", reason),
 		db
 			.update(users)
 			.set({ provisionedBy: null })

@@ -2,7 +2,7 @@ import { and, eq, isNotNull } from "drizzle-orm";
 import { users } from "../db/schema.ts";
 import { isoOrNull } from "../lib/time.ts";
 import type { Deps } from "./deps.ts";
-import { ALL_BUT_UNDO, closeOpenTokensStatement } from "./one-time-tokens.ts";
+import { ALL_BUT_UNDO, closeLinksMintedByStatement, closeOpenTokensStatement } from "./one-time-tokens.ts";
 import { eventStatement } from "./security-events.ts";
 import { revokeAllSessionsStatement } from "./sessions.ts";
 import { findUserById, type UserRecord } from "./users.ts";
@@ -40,6 +40,8 @@ export async function banUser(
 		revokeAllSessionsStatement(db, userId, now),
 		// An email change's undo link stays: the owner of a hijacked account the ban stopped still needs it.
 		closeOpenTokensStatement(db, userId, ALL_BUT_UNDO, now),
+		// A partner's staff member banned: the links they minted for others stop working too.
+		closeLinksMintedByStatement(db, userId, now, "creator-banned"),
 	]);
 	return findUserById(deps, userId);
 }

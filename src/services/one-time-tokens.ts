@@ -210,6 +210,24 @@ export function claimOneTimeToken(
 }
 
 /**
+ * Closes the open login links `userId` minted for others: they live on the minter's standing, so a ban or the
+ * minter's deletion ends them at once, as a revoked integration key ends its own.
+ */
+export function closeLinksMintedByStatement(db: Db, userId: number, now: number, closedBy: string, onlyIf?: SQL) {
+	return db
+		.update(oneTimeTokens)
+		.set({ closedAt: now, closedBy })
+		.where(
+			and(
+				eq(oneTimeTokens.purpose, "login"),
+				isNull(oneTimeTokens.closedAt),
+				sql`json_extract(${oneTimeTokens.meta}, '$.createdBy') = ${userId}`,
+				onlyIf,
+			),
+		);
+}
+
+/**
  * Closes a user's open tokens (of the given purposes, or all) — "secrets change, old doors close".
  * `userId` may be SQL (e.g. a consumption's `subject`), `onlyIf` an extra condition.
  */

@@ -165,6 +165,22 @@ describe("PUT /user/{userId}/ban", () => {
 		expect(browser.headers.getSetCookie().join()).not.toMatch(/refresh_token=[^;]/);
 	});
 
+	it("ends the links a banned partner caller minted for others at once, and only theirs", async () => {
+		const partner = await createUser({ roles: ["API"], password: null });
+		const partnerToken = (await deviceSession(partner.id, ["API"])).token;
+		const [a, b] = [await createUser({ password: null }), await createUser({ password: null })];
+		const mint = async (userId: number, token: string) => {
+			const res = await linkFor(userId, token, key);
+			expect(res.status).toBe(200);
+			return new URL(((await res.json()) as { login_link: string }).login_link).searchParams.get("token") as string;
+		};
+		const byPartner = await mint(a.id, partnerToken);
+		const byAdmin = await mint(b.id, admin.token);
+		await banned(partner.id);
+		await expectError(await send(`/auth/token-login?token=${byPartner}`), 401, "Invalid token");
+		expect((await send(`/auth/token-login?token=${byAdmin}`)).status).toBe(200);
+	});
+
 	it("a timed ban no longer applies after its end: sign-in and links work again, the fields read false/null/null", async () => {
 		const user = await createUser();
 		const before = await deviceSession(user.id);
