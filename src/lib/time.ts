@@ -24,7 +24,8 @@ export function parseIsoUtc(text: string): number | null {
 		number,
 		number,
 	];
-	const date = new Date(Date.UTC(y, mo - 1, d));
+	const date = new Date(0);
+	date.setUTCFullYear(y, mo - 1, d); // not Date.UTC, which reads years 0–99 as 1900–1999
 	if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return null;
 	if (h > 23 || mi > 59 || s > 59) return null;
 	const ms = Date.parse(`${year}-${month}-${day}T${hour}:${minute}:${second}${fraction.slice(0, 4)}${zone}`);

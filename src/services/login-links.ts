@@ -1,7 +1,7 @@
 import { and, eq, type SQL } from "drizzle-orm";
 import { users } from "../db/schema.ts";
 import { randomToken } from "../lib/encoding.ts";
-import { type LinkCaller, linkRefusal, targetRefusal } from "./account-policy.ts";
+import { type LinkCaller, linkRefusal, sessionRefusal, targetRefusal } from "./account-policy.ts";
 import { openSession, type SessionOpening } from "./auth.ts";
 import type { Deps } from "./deps.ts";
 import { touchIntegrationKeyStatement, type UsableIntegrationKey } from "./integration-keys.ts";
@@ -13,7 +13,7 @@ import {
 	tokenHashOf,
 } from "./one-time-tokens.ts";
 import { eventStatement, self } from "./security-events.ts";
-import { findUserById, rolesAreSql } from "./users.ts";
+import { findUserById, rolesAreSql, userInGoodStandingSql } from "./users.ts";
 
 /**
  * One-time login links for partner backends ("temp tokens"): the identity core's one-time token
@@ -76,7 +76,8 @@ export type RedeemResult = SessionOpening | { ok: false; reason: "invalid" };
  * a ban or a role grant that lands after the link was read either closes the link first (no session) or finds
  * the session already open and ends it with the others. The target rule is checked again against the account as
  * it is now (a role granted after minting cannot ride on the link), and the insert requires the very roles it was
- * checked against.
+ * checked against, and that whoever minted the link still stands (exists, not banned): a link lives on its
+ * minter's standing, whatever raced its minting.
  */
 export async function redeemLoginToken(deps: Deps, token: string): Promise<RedeemResult> {
 	const tokenHash = await tokenHashOf(token);
@@ -85,15 +86,24 @@ export async function redeemLoginToken(deps: Deps, token: string): Promise<Redee
 	const pending = await findOpenTokenMeta(deps, tokenHash, "login", now);
 	const user = pending && (await findUserById(deps, pending.userId));
 	if (!pending || !user) return { ok: false, reason: "invalid" };
-	if (targetRefusal(pending.meta.callerIsAdmin === true, user.roles)) {
-		// Spent all the same, as any redemption spends it: a role taken away later does not bring the link back.
+	const { meta } = pending;
+	if (targetRefusal(meta.callerIsAdmin === true, user.roles) || sessionRefusal(deps.config, user, "link", now)) {
+		// Spent all the same, as any redemption spends it: a role taken away or a ban lifted later does not bring the
+		// link back.
 		await consumeOneTimeToken(deps, "login", token, undefined, now);
 		return { ok: false, reason: "invalid" };
 	}
-	const { meta } = pending;
 	const { claim, subject } = claimOneTimeToken(deps, tokenHash, "login", now);
+	const minter = typeof meta.createdBy === "number" ? meta.createdBy : null;
 	return openSession(deps, user, "link", {
-		first: { statements: [claim], insertOnlyIf: and(eq(users.id, subject), rolesAreSql(user.roles)) as SQL },
+		first: {
+			statements: [claim],
+			insertOnlyIf: and(
+				eq(users.id, subject),
+				rolesAreSql(user.roles),
+				minter === null ? undefined : userInGoodStandingSql(minter, now),
+			) as SQL,
+		},
 		event: {
 			type: "link.redeemed",
 			actor: self(user.id),

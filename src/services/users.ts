@@ -53,6 +53,10 @@ export function rolesAreSql(roles: readonly Role[]): SQL {
 		and not exists (select 1 from ${userRoles} where ${mine} and ${notInArray(userRoles.role, [...roles])})`;
 }
 
+/** SQL: the account `userId` exists and no ban of it is in force at `now` (e.g. the minter of a login link). */
+export const userInGoodStandingSql = (userId: number, now: number) =>
+	sql`${userId} in (select ${users.id} from ${users} where not ${banInForceSql(now)})`;
+
 /** A ban in force at `now`, as SQL over the users row (see banInForce in account-policy.ts: the same rule). */
 export const banInForceSql = (now: number) =>
 	sql`(${users.bannedAt} is not null and (${users.bannedUntil} is null or ${users.bannedUntil} > ${now}))`;

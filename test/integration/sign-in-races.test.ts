@@ -1,9 +1,11 @@
 import { env } from "cloudflare:workers";
 import { and, eq, isNull } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { securityEvents, sessions, userRoles, users } from "../../src/db/schema.ts";
+import { banUser } from "../../src/services/bans.ts";
+import { createIntegrationKey } from "../../src/services/integration-keys.ts";
 import fixtureFile from "../fixtures/werkzeug/fixtures.json";
-import { db, userRow } from "../helpers/d1.ts";
+import { db, serviceDeps, userRow } from "../helpers/d1.ts";
 import { createUser, loginLinkToken, PASSWORD, sessionToken } from "../helpers/factories.ts";
 import { bearer, refreshCookieOf, send, sendJson, sendWith, withCookie } from "../helpers/http.ts";
 import { mailFor, tokenFromMail } from "../helpers/mail.ts";
@@ -12,9 +14,9 @@ import { uniqueIp } from "../helpers/unique.ts";
 /**
  * A change that lands while a sign-in is between its checks and its write: a D1 wrapper runs the competing change
  * right before the first batch that inserts a session (a password sign-in's first batch; a login link's claim and
- * session), deterministically.
+ * session), or whatever `before` matches, deterministically.
  */
-function withChangeBeforeFirstBatch(change: () => Promise<unknown>): D1Database {
+function withChangeBeforeFirstBatch(change: () => Promise<unknown>, before = /^insert into "sessions"/i): D1Database {
 	let done = false;
 	const sqlOf = new WeakMap<object, string>();
 	// The binding and the D1 sessions it opens (every request reads through one): prepare records each statement's
@@ -39,7 +41,7 @@ function withChangeBeforeFirstBatch(change: () => Promise<unknown>): D1Database 
 					};
 				if (prop === "batch")
 					return async (statements: D1PreparedStatement[]) => {
-						if (!done && statements.some((st) => /^insert into "sessions"/i.test(sqlOf.get(st) ?? ""))) {
+						if (!done && statements.some((st) => before.test(sqlOf.get(st) ?? ""))) {
 							done = true;
 							await change();
 						}
@@ -183,5 +185,49 @@ describe("a change between a login link's checks and its session wins", () => {
 		expect(await liveSessions(user.id)).toEqual([]);
 		const events = await db().select().from(securityEvents).where(eq(securityEvents.userId, user.id));
 		expect(events.map((e) => e.type)).not.toContain("link.redeemed");
+	});
+});
+
+describe("a ban while a login link is minted: the link does not outlive it", () => {
+	let admin: { id: number; token: string };
+	let key: string;
+	beforeAll(async () => {
+		const user = await createUser({ roles: ["Admin"], password: null });
+		admin = { id: user.id, token: await sessionToken(user.id, ["Admin"]) };
+		key = (await createIntegrationKey(serviceDeps(), { name: "mint races" }, user.id)).key;
+	});
+	const mintWith = async (DB: D1Database, userId: number, token: string) => {
+		const res = await sendWith({ DB }, `/api/users/${userId}/magic-link`, {
+			method: "POST",
+			headers: { ...bearer(token), "X-Integration-Key": key },
+		});
+		expect(res.status).toBe(200);
+		return new URL(((await res.json()) as { login_link: string }).login_link).searchParams.get("token") as string;
+	};
+	const beforeMint = /^insert into "one_time_tokens"/i;
+
+	it("the minter banned between the mint's checks and its write: the link opens no session", async () => {
+		const partner = await createUser({ roles: ["API"], password: null });
+		const target = await createUser({ password: null });
+		const DB = withChangeBeforeFirstBatch(
+			() => banUser(serviceDeps(), admin.id, partner.id, { reason: null, until: null }),
+			beforeMint,
+		);
+		const token = await mintWith(DB, target.id, await sessionToken(partner.id, ["API"]));
+		expect((await sendWith({}, `/auth/token-login?token=${token}`)).status).toBe(401);
+		expect(await liveSessions(target.id)).toEqual([]);
+	});
+
+	it("the target banned meanwhile: refused and spent, so lifting the ban does not bring the link back", async () => {
+		const target = await createUser({ password: null });
+		const DB = withChangeBeforeFirstBatch(
+			() => banUser(serviceDeps(), admin.id, target.id, { reason: null, until: Date.now() + 3_600_000 }),
+			beforeMint,
+		);
+		const token = await mintWith(DB, target.id, admin.token);
+		expect((await sendWith({}, `/auth/token-login?token=${token}`)).status).toBe(401);
+		await db().update(users).set({ bannedAt: null, bannedUntil: null }).where(eq(users.id, target.id));
+		expect((await sendWith({}, `/auth/token-login?token=${token}`)).status).toBe(401);
+		expect(await liveSessions(target.id)).toEqual([]);
 	});
 });
