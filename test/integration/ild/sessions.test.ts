@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sessions } from "../../../src/db/schema.ts";
@@ -170,6 +171,16 @@ describe("GET /user/sessions", () => {
 		expect(Date.parse(r.expiresAt)).toBe(Date.parse(r.lastUsedAt) + 14 * day);
 		expect(r).toMatchObject({ browser: null, os: null, deviceType: "unknown" });
 		expect(Date.parse((byId.get(old.sessionId) as WireSession).expiresAt)).toBe(now + 10 * day);
+	});
+
+	it("migration 0006: sessions stored with an unnamed browser or OS ('') read as unknown (null)", async () => {
+		const user = await createUser({ password: null });
+		const stored = await deviceSession(user.id);
+		await db().update(sessions).set({ browser: "", os: "" }).where(eq(sessions.id, stored.sessionId));
+		const migration = env.TEST_MIGRATIONS.find((m) => m.name.startsWith("0006_")) as { queries: string[] };
+		for (const query of migration.queries) await env.DB.prepare(query).run();
+		const [listed] = await list(stored.token);
+		expect(listed).toMatchObject({ browser: null, os: null });
 	});
 
 	it("lists live sessions only, most recently used first; a refresh moves a session first with its device as now", async () => {
