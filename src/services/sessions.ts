@@ -263,8 +263,7 @@ export function revokeSessionStatement(db: Db, sessionId: string, now = Date.now
 		.where(
 			and(
 				eq(sessions.id, sessionId),
-				isNull(sessions.revokedAt),
-				gt(sessions.expiresAt, now),
+				isLive(now),
 				sql`not exists (select 1 from users where users.id = ${sessions.userId} and ${banInForceSql(now)})`,
 			),
 		)

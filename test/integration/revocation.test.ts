@@ -152,6 +152,25 @@ const ENDINGS: Ending[] = [
 		},
 	},
 	{
+		// Not reachable with a real token (15 minutes, minted only by a sign-in or a refresh, which set last_used_at),
+		// but the guard's "live" must be the device list's and refresh's: idle past 14 days is over.
+		name: "idle past the idle lifetime (last_used_at 15 days ago)",
+		async prepare(count) {
+			const caller = await newCaller();
+			const ended = await sessionsOf(caller, count);
+			await db()
+				.update(sessions)
+				.set({ lastUsedAt: Date.now() - 15 * 24 * 60 * 60 * 1000 })
+				.where(
+					inArray(
+						sessions.id,
+						ended.map((s) => s.sessionId),
+					),
+				);
+			return { caller, tokens: ended.map((s) => s.token) };
+		},
+	},
+	{
 		name: "a ban (PUT /user/{userId}/ban)",
 		async prepare(count) {
 			const caller = await newCaller();
