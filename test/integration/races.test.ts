@@ -6,8 +6,8 @@ import { issueOneTimeToken, type TokenPurpose } from "../../src/services/one-tim
 import { REFRESH_GRACE_MS } from "../../src/services/sessions.ts";
 import { db, userRow } from "../helpers/d1.ts";
 import { createUser, ildLogin } from "../helpers/factories.ts";
-import { refreshCookieOf, send, sendJson, withCookie } from "../helpers/http.ts";
-import { rotate } from "../helpers/requests.ts";
+import { bearer, refreshCookieOf, send, sendJson, sendWith, withCookie } from "../helpers/http.ts";
+import { deviceSession, rotate } from "../helpers/requests.ts";
 import { uniqueEmail } from "../helpers/unique.ts";
 
 /** Races that must be decided by the strongly consistent stores, repeated so a lucky interleaving cannot pass. */
@@ -145,6 +145,27 @@ describe("refresh under 20 concurrent uses of one token", () => {
 });
 
 describe("rate limits under concurrency", () => {
+	it("a revoked session's token does not spend its account's provisioning budget (401 gives the hit back)", async () => {
+		const caller = await createUser({ roles: ["API"] });
+		const revoked = await deviceSession(caller.id, ["API"]);
+		expect((await send("/sign/logout", { headers: bearer(revoked.token) })).status).toBe(200);
+		const provision = (token: string, i: number) =>
+			sendWith({}, "/api/users", {
+				method: "POST",
+				headers: { ...bearer(token), "Content-Type": "application/json" },
+				body: JSON.stringify({
+					username: `rv_${i}_${Date.now().toString(36)}`,
+					email: `rv${i}-${Date.now()}@example.com`,
+				}),
+			});
+		// sendWith waits for the deferred work: each refund has landed before the next request.
+		for (let i = 0; i < 8; i++) expect((await provision(revoked.token, i)).status).toBe(401);
+		const live = await deviceSession(caller.id, ["API"]);
+		const answers = [];
+		for (let i = 0; i < 6; i++) answers.push((await provision(live.token, 10 + i)).status);
+		expect(answers).toEqual([201, 201, 201, 201, 201, 429]);
+	});
+
 	it("20 concurrent provisioning calls by one caller: exactly 5 accepted, three callers in a row", async () => {
 		for (let round = 0; round < 3; round++) {
 			const caller = await createUser({ roles: ["API"] });
