@@ -3,9 +3,9 @@ import { count } from "drizzle-orm";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { describe, expect, it, vi } from "vitest";
 import { users } from "../../src/db/schema.ts";
-import { db } from "../helpers/d1.ts";
-import { createUser, ildLogin } from "../helpers/factories.ts";
-import { expectError, PRODUCTION_VARS, send, sendJson, sendWith } from "../helpers/http.ts";
+import { db, userRow } from "../helpers/d1.ts";
+import { createUser, ildLogin, userWithToken } from "../helpers/factories.ts";
+import { bearer, expectError, PRODUCTION_VARS, send, sendJson, sendWith } from "../helpers/http.ts";
 import { uniqueEmail } from "../helpers/unique.ts";
 
 const REGISTER = { password: "a-long-enough-password", firstName: "Ann", lastName: "Lee" };
@@ -233,6 +233,46 @@ describe("JSON bodies", () => {
 		expect(typed.issues?.map((i) => i.path)).toEqual(["email", "password"]);
 		await expectError(await sendJson("/sign/login", { email: `${"a".repeat(300)}@example.com`, password: "x" }), 400);
 		await expectError(await sendJson("/sign/login", { email: "not-an-email", password: "x" }), 400, /valid email/);
+	});
+});
+
+describe("conditional requests (contract: a failed If-Match is 412, a malformed one is ignored)", () => {
+	it.each(["/api/modules", "/communities"])(
+		"GET %s: an If-Match without the current ETag is 412, not cached",
+		async (path) => {
+			const etag = (await send(path)).headers.get("ETag") as string;
+			expect(etag).toMatch(/^"[\w-]+"$/);
+			const failed = await send(path, { headers: { "If-Match": '"not-the-current-etag"' } });
+			await expectError(failed, 412);
+			expect(failed.headers.get("Cache-Control")).toBe("no-store");
+			for (const ifMatch of [etag, `"other", ${etag}`, "*", "not-a-tag"])
+				expect((await send(path, { headers: { "If-Match": ifMatch } })).status, ifMatch).toBe(200);
+			expect((await send(path, { headers: { "If-Match": etag, "If-None-Match": etag } })).status).toBe(304);
+		},
+	);
+
+	it("a write's If-Match that lists tags is 412 and nothing lands: no resource written here has an ETag", async () => {
+		const { user, token } = await userWithToken();
+		const put = (ifMatch: string) =>
+			send("/user/profile", {
+				method: "PUT",
+				headers: { ...bearer(token), "Content-Type": "application/json", "If-Match": ifMatch },
+				body: JSON.stringify({ firstName: `Set ${ifMatch.length}` }),
+			});
+		await expectError(await put('"some-stale-etag"'), 412);
+		expect((await userRow(user.id))?.firstName).not.toBe("Set 17");
+		// `*` (the resource exists) and a malformed header (ignored) let the write through.
+		expect((await put("*")).status).toBe(200);
+		expect((await put("stale")).status).toBe(200);
+		// Authentication is decided first: no token is 401 whatever the precondition.
+		await expectError(
+			await send("/user/profile", {
+				method: "PUT",
+				headers: { "If-Match": '"x"', "Content-Type": "application/json" },
+				body: "{}",
+			}),
+			401,
+		);
 	});
 });
 

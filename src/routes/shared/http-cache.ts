@@ -1,5 +1,6 @@
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { sha256 } from "../../lib/encoding.ts";
+import { ApiError } from "../../lib/errors.ts";
 import type { AppEnv } from "../../types.ts";
 
 /** One entity tag of a conditional header: `opaque` keeps its quotes (`"x"`), `weak` says `W/` preceded it. */
@@ -86,17 +87,41 @@ export async function cachedJsonResponse<E extends AppEnv>(
 		entry = { body, etag: `"${await sha256(text)}"` };
 		serialized.set(source, entry);
 	}
-	c.header("Cache-Control", `public, max-age=${maxAge}, s-maxage=${maxAge}`);
-	c.header("ETag", entry.etag);
-	const condition = parseEntityTags(c.req.header("If-None-Match"));
-	if (condition !== null && entityTagMatches(condition, entry.etag, "weak")) return c.body(null, 304);
+	if (conditionalOutcome(c, entry.etag, maxAge) === 304) return c.body(null, 304);
 	return c.body(entry.body, 200, { "Content-Type": "application/json; charset=utf-8" });
 }
 
+/** Marks `value` a public, cacheable JSON answer; true when the client already holds this version (answer 304). */
 export async function cacheableJson<T, E extends AppEnv>(c: Context<E>, value: T, maxAge: number): Promise<boolean> {
-	const etag = `"${await sha256(JSON.stringify(value))}"`;
+	return conditionalOutcome(c, `"${await sha256(JSON.stringify(value))}"`, maxAge) === 304;
+}
+
+/** The caching headers of a public answer, and its preconditions: a failed If-Match is 412 (thrown). */
+function conditionalOutcome<E extends AppEnv>(c: Context<E>, etag: string, maxAge: number): 200 | 304 {
 	c.header("Cache-Control", `public, max-age=${maxAge}, s-maxage=${maxAge}`);
 	c.header("ETag", etag);
-	const condition = parseEntityTags(c.req.header("If-None-Match"));
-	return condition !== null && entityTagMatches(condition, etag, "weak");
+	const outcome = evaluatePreconditions(
+		{ ifMatch: c.req.header("If-Match"), ifNoneMatch: c.req.header("If-None-Match") },
+		etag,
+	);
+	if (outcome === 412) {
+		// Not cacheable: the next request may hold the matching tag.
+		c.header("Cache-Control", "no-store");
+		throw new ApiError(412, PRECONDITION_FAILED);
+	}
+	return outcome;
 }
+
+export const PRECONDITION_FAILED = "If-Match does not match the current version";
+
+/**
+ * For every write (defineRoute adds it after the route's own middleware, so authentication and roles are decided
+ * first): no resource this API writes has an entity tag, so an If-Match that lists tags cannot match, and the
+ * write must not happen (RFC 9110 §13.1.1: 412). `*` (the resource exists) and a malformed header (ignored, as
+ * the contract asks) let it through.
+ */
+export const noEntityTagToMatch: MiddlewareHandler = async (c, next) => {
+	const condition = parseEntityTags(c.req.header("If-Match"));
+	if (condition !== null && condition !== "*") throw new ApiError(412, PRECONDITION_FAILED);
+	await next();
+};

@@ -6,6 +6,7 @@ import { accessRuleOf } from "../../middleware/auth.ts";
 import { rejectUnexpectedBody } from "../../middleware/body-parsers.ts";
 import { securityOf } from "../../middleware/security.ts";
 import type { AppEnv } from "../../types.ts";
+import { noEntityTagToMatch } from "./http-cache.ts";
 
 const ErrorSchema = z
 	.object({
@@ -88,9 +89,12 @@ export function defineRoute<
 	const rule = own.map(accessRuleOf).find(Boolean);
 	const access = rule ? { "x-roles": [...rule.roles], ...(rule.self ? { "x-self": rule.self } : {}) } : {};
 	// GET and HEAD bodies are never read (rejectUnexpectedBody passes them): such routes skip the layer.
-	const refusesBody = !config.request?.body && config.method !== "get" && config.method !== "head";
-	const middleware = refusesBody ? [...own, rejectUnexpectedBody] : own;
-	return createRoute({ ...config, security, ...access, middleware } as unknown as R & DerivedRouteConfig<M>);
+	const writes = config.method !== "get" && config.method !== "head";
+	const refusesBody = !config.request?.body && writes;
+	const middleware = [...own, ...(writes ? [noEntityTagToMatch] : []), ...(refusesBody ? [rejectUnexpectedBody] : [])];
+	// A write's If-Match that lists entity tags is 412 (noEntityTagToMatch): documented on every write.
+	const responses = writes ? { ...config.responses, 412: errorResponses(412)[412] } : config.responses;
+	return createRoute({ ...config, responses, security, ...access, middleware } as unknown as R & DerivedRouteConfig<M>);
 }
 
 /**

@@ -22,7 +22,9 @@ export const list = defineRoute({
 	operationId: "ildListCommunities",
 	tags,
 	summary: "Communities and their categories",
-	description: "Public and cacheable (`Cache-Control`, `ETag`; `If-None-Match` gives 304).",
+	description:
+		"Public and cacheable (`Cache-Control`, `ETag`; `If-None-Match` gives 304, an `If-Match` that does not list " +
+		"the current ETag 412).",
 	// Anonymous and public: any D1 replica may answer (or one as fresh as the client's bookmark).
 	middleware: [replicaReads],
 	responses: {
@@ -33,7 +35,7 @@ export const list = defineRoute({
 			"Communities by id, categories sorted",
 		),
 		304: { description: "Not modified" },
-		...errorResponses(),
+		...errorResponses(412),
 	},
 });
 

@@ -49,13 +49,15 @@ export const list = defineRoute({
 	operationId: "kc7ListModules",
 	tags,
 	summary: "The catalog of core modules",
-	description: "Public and cacheable: `Cache-Control` with a max-age and a strong `ETag`; `If-None-Match` gives 304.",
+	description:
+		"Public and cacheable: `Cache-Control` with a max-age and a strong `ETag`; `If-None-Match` gives 304, an " +
+		"`If-Match` that does not list the current ETag 412.",
 	// Anonymous and public: any D1 replica may answer (or one as fresh as the client's bookmark).
 	middleware: [replicaReads],
 	responses: {
 		200: jsonContent(z.array(ModuleSchema), "Core modules in catalog order"),
 		304: { description: "Not modified (the ETag matched)" },
-		...errorResponses(),
+		...errorResponses(412),
 	},
 });
 
