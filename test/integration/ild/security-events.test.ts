@@ -324,6 +324,11 @@ describe("GET /security-events (Admin)", () => {
 		]) {
 			await expectError(await send(`/security-events?${query}`, { headers: bearer(admin.token) }), 400);
 		}
+		// A filter this API does not have is refused, naming it: the client must not take all events for its filter.
+		const unknown = await expectError(await send("/security-events?userId=1", { headers: bearer(admin.token) }), 400);
+		expect(JSON.stringify(unknown)).toContain("userId");
+		const own = await userWithToken();
+		await expectError(await send("/user/security-events?type=login.failed", { headers: bearer(own.token) }), 400);
 	});
 
 	it("is for Admins only", async () => {

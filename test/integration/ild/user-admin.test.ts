@@ -218,7 +218,7 @@ describe("GET /user (Admin)", () => {
 		}
 		const byDefault = (await (await send("/user", { headers: bearer(admin) })).json()) as unknown[];
 		expect(byDefault.length).toBeLessThanOrEqual(50);
-		for (const query of ["limit=abc", "offset=-1", "limit=1.5", "offset=x", "limit="]) {
+		for (const query of ["limit=abc", "offset=-1", "limit=1.5", "offset=x", "limit=", "role=Admin", "search=x"]) {
 			await expectError(await send(`/user?${query}`, { headers: bearer(admin) }), 400);
 		}
 	});

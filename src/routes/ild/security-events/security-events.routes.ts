@@ -95,7 +95,7 @@ export const listOwn = defineRoute({
 	summary: "The caller's own security events",
 	description: `The audit events about the signed-in user's account. ${PAGING}`,
 	middleware: [bearerAuth()],
-	request: { query: z.object(paging) },
+	request: { query: z.strictObject(paging) },
 	responses: {
 		200: jsonContent(SecurityEventPageSchema, "A page of events"),
 		...errorResponses(400, 401),
@@ -110,7 +110,7 @@ export const listForUser = defineRoute({
 	summary: "A user's security events (Admin)",
 	description: `The audit events about one account; \`type\` filters by event type. ${PAGING}`,
 	middleware: adminOnly(),
-	request: { params: UserPathParams, query: z.object({ ...paging, ...typeFilter }) },
+	request: { params: UserPathParams, query: z.strictObject({ ...paging, ...typeFilter }) },
 	responses: {
 		200: jsonContent(SecurityEventPageSchema, "A page of events"),
 		...errorResponses(400, 401, 403, 404),
@@ -128,7 +128,7 @@ export const listAll = defineRoute({
 		`\`type\` filters by event type, \`since\` (inclusive) and \`until\` (exclusive) by time. ${PAGING} A \`since\` or ` +
 		"`until` that is not an ISO 8601 date-time is 400.",
 	middleware: adminOnly(),
-	request: { query: z.object({ ...paging, ...typeFilter, ...timeFilter }) },
+	request: { query: z.strictObject({ ...paging, ...typeFilter, ...timeFilter }) },
 	responses: {
 		200: jsonContent(SecurityEventPageSchema, "A page of events"),
 		...errorResponses(400, 401, 403),

@@ -29,7 +29,7 @@ export const list = defineRoute({
 		"username and name (case-insensitive substring). `X-Total-Count` is the number of matching users.",
 	middleware: adminOnly(),
 	request: {
-		query: z.object({
+		query: z.strictObject({
 			limit: paging.optional().openapi({ example: "50" }),
 			offset: paging.optional().openapi({ example: "0" }),
 			q: z.string().max(100).optional(),
