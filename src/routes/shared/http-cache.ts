@@ -112,7 +112,7 @@ function conditionalOutcome<E extends AppEnv>(c: Context<E>, etag: string, maxAg
 	return outcome;
 }
 
-export const PRECONDITION_FAILED = "If-Match does not match the current version";
+const PRECONDITION_FAILED = "If-Match does not match the current version";
 
 /**
  * For every write (defineRoute adds it after the route's own middleware, so authentication and roles are decided
