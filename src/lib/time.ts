@@ -16,18 +16,11 @@ export function parseIsoUtc(text: string): number | null {
 	const m = ISO_TIME.exec(text);
 	if (!m) return null;
 	const [, year, month, day, hour = "00", minute = "00", second = "00", fraction = "", zone = "Z"] = m;
-	const [y, mo, d, h, mi, s] = [year, month, day, hour, minute, second].map(Number) as number[] as [
-		number,
-		number,
-		number,
-		number,
-		number,
-		number,
-	];
 	const date = new Date(0);
-	date.setUTCFullYear(y, mo - 1, d); // not Date.UTC, which reads years 0–99 as 1900–1999
-	if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return null;
-	if (h > 23 || mi > 59 || s > 59) return null;
+	date.setUTCFullYear(Number(year), Number(month) - 1, Number(day)); // not Date.UTC: it reads years 0–99 as 19xx
+	// The calendar and the clock as written, not rolled over (February 30th, 24:00).
+	if (date.toISOString().slice(0, 10) !== `${year}-${month}-${day}`) return null;
+	if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) return null;
 	const ms = Date.parse(`${year}-${month}-${day}T${hour}:${minute}:${second}${fraction.slice(0, 4)}${zone}`);
 	return Number.isFinite(ms) ? ms : null;
 }

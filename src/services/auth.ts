@@ -109,8 +109,10 @@ export async function openSession(
 		user.id,
 		method,
 		now,
-		options.verifiedPasswordHash,
-		options.first?.insertOnlyIf,
+		and(
+			options.verifiedPasswordHash === undefined ? undefined : eq(users.passwordHash, options.verifiedPasswordHash),
+			options.first?.insertOnlyIf,
+		),
 	);
 	const event = options.event ?? { type: "login.succeeded", actor: self(user.id), detail: { method } };
 	const opened = sql`exists (select 1 from ${sessions} where ${sessions.id} = ${session.sessionId})`;

@@ -72,17 +72,16 @@ function deviceColumns(request: Deps["request"], device: Device = describeDevice
 
 /**
  * A new session for `userId`. Its insert is conditional, decided in the same transaction as the rest of the
- * sign-in's batch: the account must not be banned *now*; for a password sign-in it must still hold the very
- * hash that was verified; and `onlyIf` (SQL over the `users` row) must hold — a login link's claim and the
- * roles its rule was checked against. So a reset, a password change or a ban that lands while a sign-in is
- * between its check and its write leaves that sign-in with no session (the insert returns no row).
+ * sign-in's batch: the account must not be banned *now*, and `onlyIf` (SQL over the `users` row) must hold — for
+ * a password sign-in the very hash that was verified, for a login link its claim and the roles its rule was
+ * checked against. So a reset, a password change or a ban that lands while a sign-in is between its check and
+ * its write leaves that sign-in with no session (the insert returns no row).
  */
 export async function newSession(
 	{ db, request }: Pick<Deps, "db" | "request">,
 	userId: number,
 	method: SessionMethod,
 	now = Date.now(),
-	verifiedPasswordHash?: string,
 	onlyIf?: SQL,
 ) {
 	const sessionId = randomToken(16);
@@ -92,15 +91,13 @@ export async function newSession(
 	// The user agent is parsed once: for the row's columns and for the new-device notice.
 	const device = describeDevice(request.userAgent);
 	const d = deviceColumns(request, device);
-	const passwordStill =
-		verifiedPasswordHash === undefined ? sql`` : sql` and users.password_hash = ${verifiedPasswordHash}`;
 	// Every column in the table's order, as Drizzle's insert … select expects.
 	const insert = db
 		.insert(sessions)
 		.select(
 			sql`select ${sessionId}, ${userId}, ${family}, ${await sha256(secret)}, null, null, ${now}, ${now}, ${expiresAt},
 				null, ${d.userAgent}, ${method}, ${d.browser}, ${d.os}, ${d.deviceType}, ${d.country}, ${d.city}
-			from users where users.id = ${userId} and not ${banInForceSql(now)}${passwordStill}${onlyIf ? sql` and ${onlyIf}` : sql``}`,
+			from users where users.id = ${userId} and not ${banInForceSql(now)}${onlyIf ? sql` and ${onlyIf}` : sql``}`,
 		)
 		.returning({ id: sessions.id });
 	return {

@@ -53,6 +53,16 @@ function withChangeBeforeFirstBatch(change: () => Promise<unknown>, before = /^i
 	return hooked(env.DB);
 }
 
+/** An account as the KC7 import leaves it: a Werkzeug hash (test/fixtures/werkzeug) and its password. */
+async function legacyAccount(fixtureId: string) {
+	const legacy = (fixtureFile as { fixtures: { id: string; password: string; hash: string }[] }).fixtures.find(
+		(f) => f.id === fixtureId,
+	) as { password: string; hash: string };
+	const user = await createUser({ password: null });
+	await db().update(users).set({ passwordHash: legacy.hash }).where(eq(users.id, user.id));
+	return { user, legacy };
+}
+
 const signIn = (email: string, password: string, DB: D1Database, path = "/sign/login") =>
 	sendWith({ DB }, path, {
 		method: "POST",
@@ -97,11 +107,7 @@ describe("a change between a sign-in's password check and its write wins", () =>
 	});
 
 	it("a KC7 account's first sign-in does not put its old password back over a reset", async () => {
-		const legacy = (fixtureFile as { fixtures: { id: string; password: string; hash: string }[] }).fixtures.find(
-			(f) => f.id === "pbkdf2-sha256-260000",
-		) as { password: string; hash: string };
-		const user = await createUser({ password: null });
-		await db().update(users).set({ passwordHash: legacy.hash }).where(eq(users.id, user.id));
+		const { user, legacy } = await legacyAccount("pbkdf2-sha256-260000");
 		// The victim's reset stores a new (current-format) hash while the attacker's old-password sign-in is in flight.
 		const resetHash = (await userRow((await createUser()).id))?.passwordHash as string; // PASSWORD, current format
 		const reset = withChangeBeforeFirstBatch(() =>
@@ -119,11 +125,7 @@ describe("a change between a sign-in's password check and its write wins", () =>
 	});
 
 	it("a ban: a KC7 account's sign-in opens no session, so its legacy hash stays as imported", async () => {
-		const legacy = (fixtureFile as { fixtures: { id: string; password: string; hash: string }[] }).fixtures.find(
-			(f) => f.id === "sha256-legacy",
-		) as { password: string; hash: string };
-		const user = await createUser({ password: null });
-		await db().update(users).set({ passwordHash: legacy.hash }).where(eq(users.id, user.id));
+		const { user, legacy } = await legacyAccount("sha256-legacy");
 		const ban = withChangeBeforeFirstBatch(() =>
 			db().update(users).set({ bannedAt: Date.now(), bannedUntil: null }).where(eq(users.id, user.id)),
 		);
@@ -134,11 +136,7 @@ describe("a change between a sign-in's password check and its write wins", () =>
 	});
 
 	it("a concurrent re-encoding of the same password (another sign-in's upgrade) still lets the sign-in through", async () => {
-		const legacy = (fixtureFile as { fixtures: { id: string; password: string; hash: string }[] }).fixtures.find(
-			(f) => f.id === "sha256-legacy",
-		) as { password: string; hash: string };
-		const user = await createUser({ password: null });
-		await db().update(users).set({ passwordHash: legacy.hash }).where(eq(users.id, user.id));
+		const { user, legacy } = await legacyAccount("sha256-legacy");
 		// Another sign-in with the same password upgrades the hash first.
 		const upgradeFirst = withChangeBeforeFirstBatch(async () => {
 			const res = await signIn(user.email, legacy.password, env.DB);
